@@ -1,0 +1,142 @@
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+import { createMessageAjv, parseJsonPointer, type ErrorObject } from '../../core/json-schema.js';
+import { applyDeclarativeUpcast } from '../../core/upcast.js';
+import type { Entry } from '../merge.js';
+import type { CommandModel, EventVersion, Upcast } from '../model.js';
+import { locateInSchema, resolveSchemaRefs, type RefContext, type SchemaOrigin } from '../refs.js';
+import type { Path } from '../source.js';
+import { CheckContext, isObject } from './context.js';
+import { breakingChanges } from './compatibility.js';
+import { relevantErrors } from '../structure.js';
+
+export interface ResolvedSchemas {
+  readonly events: Map<string, EventVersion[]>;
+  readonly commands: Map<string, CommandModel>;
+}
+
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/**
+ * Resolves every message schema's `$ref`s, checks that each is a valid JSON Schema, that versions run
+ * 1..n, that examples match, that upcasting each example gives valid data of the next version, and that
+ * no version breaks the previous one without an upcast.
+ */
+export async function checkMessageSchemas(ctx: CheckContext, refs: RefContext): Promise<ResolvedSchemas> {
+  // addUsedSchema: false — users' schemas may carry an $id, and each is compiled on its own.
+  const ajv = createMessageAjv({ addUsedSchema: false });
+  const events = new Map<string, EventVersion[]>();
+  const commands = new Map<string, CommandModel>();
+  for (const event of ctx.sound('events')) events.set(event.name, await checkEvent(ctx, refs, ajv, event));
+  for (const command of ctx.sound('commands')) {
+    const { schema, origin } = resolveSchemaRefs(command.spec['schema'], command.origin.file, [...command.origin.path, 'schema'], refs);
+    commands.set(command.name, { schema, schemaOrigin: origin });
+    const validate = compileSchema(ctx, ajv, command, schema, origin);
+    if (validate) checkExamples(ctx, command, validate, command.spec['examples'], ['examples']);
+  }
+  return { events, commands };
+}
+
+async function checkEvent(ctx: CheckContext, refs: RefContext, ajv: Ajv2020, event: Entry): Promise<EventVersion[]> {
+  const declared = isObject(event.spec['versions']) ? event.spec['versions'] : {};
+  const numbers = Object.keys(declared).map(Number).sort((a, b) => a - b);
+  numbers.forEach((number, index) => {
+    if (number !== index + 1) ctx.report('EDA_VERSION_GAP', `versions must run 1..n with no gaps: found ${numbers.join(', ')} (expected ${index + 1} here)`, event, ['versions', String(number)], 'key');
+  });
+  const versions: EventVersion[] = [];
+  const validators = new Map<number, Validate | undefined>();
+  for (const number of numbers) {
+    const spec = declared[String(number)] as Record<string, unknown>;
+    const path: Path = ['versions', String(number)];
+    const { schema, origin } = resolveSchemaRefs(spec['schema'], event.origin.file, [...event.origin.path, ...path, 'schema'], refs);
+    const upcast = isObject(spec['upcast']) ? (spec['upcast'] as Upcast) : undefined;
+    versions.push({ version: number, schema, schemaOrigin: origin, examples: Array.isArray(spec['examples']) ? spec['examples'] : [], ...(upcast ? { upcast } : {}) });
+    const validate = compileSchema(ctx, ajv, event, schema, origin);
+    validators.set(number, validate);
+    if (validate) checkExamples(ctx, event, validate, spec['examples'], [...path, 'examples']);
+    checkUpcastDeclaration(ctx, event, number, upcast, schema, path);
+  }
+  for (let i = 1; i < versions.length; i++) {
+    const previous = versions[i - 1]!;
+    const current = versions[i]!;
+    if (!current.upcast) {
+      const changes = breakingChanges(previous.schema, current.schema);
+      if (changes.length) ctx.report('EDA_BREAKING_CHANGE', `version ${current.version} ${changes.join('; ')}, which rejects valid version ${previous.version} data: declare \`upcast\``, event, ['versions', String(current.version)], 'key');
+    }
+  }
+  await checkUpcastedExamples(ctx, event, versions, validators);
+  return versions;
+}
+
+function checkUpcastDeclaration(ctx: CheckContext, event: Entry, number: number, upcast: Upcast | undefined, schema: unknown, path: Path): void {
+  if (!upcast) return;
+  if (number === 1) {
+    ctx.report('EDA_UPCAST_ON_FIRST', 'version 1 has no earlier version to upcast from: remove `upcast`', event, [...path, 'upcast'], 'key');
+    return;
+  }
+  if (upcast.handler !== undefined && (upcast.set !== undefined || upcast.remove !== undefined)) {
+    ctx.report('EDA_UPCAST_FORM', 'an upcast is either a typed `handler` or `set`/`remove`, not both', event, [...path, 'upcast'], 'key');
+  }
+  if (isObject(schema) && schema['additionalProperties'] === false && isObject(upcast.set)) {
+    const allowed = isObject(schema['properties']) ? Object.keys(schema['properties']) : [];
+    for (const key of Object.keys(upcast.set)) {
+      if (!allowed.includes(key)) ctx.report('EDA_UPCAST_UNKNOWN_PROPERTY', `upcast sets "${key}", which version ${number}'s schema does not allow (additionalProperties: false; properties: ${allowed.join(', ')})`, event, [...path, 'upcast', 'set', key], 'key');
+    }
+  }
+}
+
+function compileSchema(ctx: CheckContext, ajv: Ajv2020, entry: Entry, schema: unknown, origin: SchemaOrigin): Validate | undefined {
+  if (!ajv.validateSchema(schema as object)) {
+    for (const error of firstPerPlace(relevantErrors(ajv.errors ?? []))) {
+      const at = locateInSchema(origin, parseJsonPointer(error.instancePath));
+      const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
+      ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${error.instancePath || 'the schema'} ${error.message ?? ''}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''}`, at);
+    }
+    return undefined;
+  }
+  try {
+    return ajv.compile(schema as object) as Validate;
+  } catch (error) {
+    ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${(error as Error).message}`, locateInSchema(origin, []));
+    return undefined;
+  }
+}
+
+function checkExamples(ctx: CheckContext, entry: Entry, validate: Validate, examples: unknown, path: Path): void {
+  if (!Array.isArray(examples)) return;
+  examples.forEach((example, index) => {
+    if (!validate(example)) ctx.report('EDA_EXAMPLE_INVALID', `example ${index + 1} does not match the schema: ${describeErrors(validate.errors)}`, entry, [...path, index]);
+  });
+}
+
+/** Each example of version v, upcast step by step to the latest version, must stay valid at every step. */
+async function checkUpcastedExamples(ctx: CheckContext, event: Entry, versions: EventVersion[], validators: Map<number, Validate | undefined>): Promise<void> {
+  for (const source of versions) {
+    for (const [index, example] of source.examples.entries()) {
+      let data = example;
+      for (const target of versions.filter((v) => v.version > source.version)) {
+        if (target.upcast?.handler !== undefined) break; // typed code runs only in the runtime
+        try {
+          data = target.upcast ? await applyDeclarativeUpcast(data, target.upcast) : data;
+        } catch (error) {
+          ctx.report('EDA_UPCAST_FAILED', `upcasting example ${index + 1} of version ${source.version} to version ${target.version} failed: ${(error as Error).message}`, event, ['versions', String(target.version), 'upcast']);
+          break;
+        }
+        const validate = validators.get(target.version);
+        if (validate && !validate(data)) {
+          ctx.report('EDA_EXAMPLE_UPCAST_INVALID', `example ${index + 1} of version ${source.version}, upcast to version ${target.version}, does not match that schema: ${describeErrors(validate.errors)}`, event, ['versions', String(source.version), 'examples', index]);
+          break;
+        }
+      }
+    }
+  }
+}
+
+export function describeErrors(errors: readonly ErrorObject[] | null | undefined): string {
+  return (errors ?? []).slice(0, 3).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}${error.keyword === 'additionalProperties' ? ` ("${String((error.params as Record<string, unknown>)['additionalProperty'])}")` : ''}`).join('; ');
+}
+
+/** The meta-schema reports one mistake several ways (its anyOf branches live behind $refs): keep the first per place. */
+function firstPerPlace(errors: readonly ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => !seen.has(error.instancePath) && seen.add(error.instancePath) !== undefined);
+}

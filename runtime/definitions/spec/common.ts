@@ -1,0 +1,59 @@
+import { describe, integer, object, ref, stringEnum, string, type JsonSchema } from './builders.js';
+
+/** Formats registered with ajv by `structure.ts`; each maps to a clear diagnostic. */
+export const NAME_FORMATS = {
+  'message-name': /^[A-Za-z][A-Za-z0-9_]*$/,
+  'code-name': /^[A-Za-z_][A-Za-z0-9_]*$/,
+  'destination-name': /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  'sql-name': /^[a-z_][a-z0-9_]*$/,
+} as const;
+
+export const commonDefinitions: Record<string, JsonSchema> = {
+  duration: {
+    description: 'A duration: 250ms, 30s, 5m, 2h, 7d, or a whole number of milliseconds.',
+    anyOf: [{ type: 'string', format: 'duration' }, { type: 'integer', minimum: 0 }],
+    examples: ['250ms', '30s', '5m', '2h', '7d'],
+  },
+  selector: describe(
+    { type: 'string', minLength: 1, format: 'jsonata' },
+    'A bare JSONata expression evaluated against the message envelope (id, type, subject, time, data, ...).',
+    ['subject', 'data.orderId'],
+  ),
+  template: {
+    description: 'A template value: literals, except a string "{% expr %}", which is a JSONata expression. Objects and arrays nest.',
+  },
+  templateObject: { type: 'object', additionalProperties: true, description: 'An object template: each value is a literal or a "{% expr %}" string.' },
+  eventName: describe({ type: 'string', format: 'message-name' }, 'The name of an event declared in `events`.', ['OrderCreated']),
+  commandName: describe({ type: 'string', format: 'message-name' }, 'The name of a command declared in `commands`.', ['CancelOrder']),
+  messageName: describe({ type: 'string', format: 'message-name' }, 'The name of an event or a command.'),
+  codeName: describe({ type: 'string', format: 'code-name' }, 'The name of a typed function exported by the handlers module.', ['chargePayment']),
+  destinationName: describe({ type: 'string', format: 'destination-name' }, 'A topic or queue name.', ['orders']),
+  jsonSchema: {
+    description: 'A JSON Schema (draft 2020-12), inline or `{ $ref: ./file.json }` relative to this file.',
+    type: ['object', 'boolean'],
+    additionalProperties: true,
+  },
+  retry: object(
+    'How often and how far apart a failed message or step is retried before it is dead-lettered or fails.',
+    {
+      attempts: integer('Total attempts, the first one included.', 1, [5]),
+      backoff: stringEnum('How the delay grows between attempts.', ['fixed', 'linear', 'exponential']),
+      delay: describe(ref('duration'), 'Delay before the first retry.'),
+      maxDelay: describe(ref('duration'), 'Upper bound for any delay.'),
+      jitter: { type: 'boolean', description: 'Randomise each delay (full jitter) so retries of many messages spread out.' },
+    },
+    { examples: [{ attempts: 5, backoff: 'exponential', delay: '200ms', maxDelay: '30s', jitter: true }] },
+  ),
+  emit: object(
+    'An event to emit, with its data as a template (default: the data of the message being handled).',
+    { event: ref('eventName'), data: ref('template') },
+    { required: ['event'] },
+  ),
+  send: object(
+    'A command to send, with its data as a template.',
+    { command: ref('commandName'), data: ref('template') },
+    { required: ['command'] },
+  ),
+  roles: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Roles allowed to call this over HTTP (any one suffices).' },
+  description: string('Free text shown in docs and generated code.'),
+};

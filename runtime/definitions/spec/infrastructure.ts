@@ -1,0 +1,107 @@
+import { boolean, describe, integer, listOf, namedMap, object, ref, string, stringEnum, type JsonSchema } from './builders.js';
+
+/** A mapping whose `type` picks one of several closed shapes (if/then keeps ajv's errors about the chosen one). */
+function byType(description: string, shapes: Record<string, JsonSchema>): JsonSchema {
+  return {
+    type: 'object',
+    description,
+    required: ['type'],
+    properties: { type: stringEnum('The kind.', Object.keys(shapes)) },
+    allOf: Object.entries(shapes).map(([type, shape]) => ({ if: { properties: { type: { const: type } }, required: ['type'] }, then: shape })),
+  };
+}
+
+const typeConst = (type: string): JsonSchema => ({ const: type, description: 'The kind.' });
+const tls = describe(
+  { anyOf: [{ type: 'boolean' }, object('TLS settings.', { ca: string('CA certificate (PEM).'), cert: string('Client certificate (PEM).'), key: string('Client key (PEM).'), rejectUnauthorized: boolean('Verify the server certificate (default true).') })] },
+  'Use TLS; `true` for the system CAs, or explicit certificates.',
+);
+
+const brokerShapes: Record<string, JsonSchema> = {
+  kafka: object('Apache Kafka (or a compatible server such as Redpanda).', {
+    type: typeConst('kafka'),
+    brokers: listOf('Bootstrap servers, host:port.', { type: 'string', minLength: 1 }, 1),
+    clientId: string('Client id sent to the brokers.'),
+    ssl: tls,
+    sasl: object('SASL authentication.', {
+      mechanism: stringEnum('SASL mechanism.', ['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: string('User name.'),
+      password: string('Password; use ${ENV}.'),
+    }, { required: ['mechanism', 'username', 'password'] }),
+  }, { required: ['type', 'brokers'] }),
+  rabbitmq: object('RabbitMQ over AMQP 0-9-1.', {
+    type: typeConst('rabbitmq'),
+    url: string('amqp:// or amqps:// URL, credentials included.', ['amqp://guest:guest@127.0.0.1:5672']),
+    exchange: string('Exchange prefix for topics (default: the topic name).'),
+    tls,
+  }, { required: ['type', 'url'] }),
+  nats: object('NATS with JetStream.', {
+    type: typeConst('nats'),
+    servers: listOf('Server addresses.', { type: 'string', minLength: 1 }, 1),
+    user: string('User name.'),
+    pass: string('Password; use ${ENV}.'),
+    token: string('Authentication token; use ${ENV}.'),
+    tls,
+  }, { required: ['type', 'servers'] }),
+  sqs: object('Amazon SQS (queues only) or a compatible server.', {
+    type: typeConst('sqs'),
+    region: string('AWS region.', ['us-east-1']),
+    endpoint: string('Endpoint URL for a compatible server; empty for AWS.'),
+    accessKeyId: string('Access key id; default: the AWS credential chain.'),
+    secretAccessKey: string('Secret access key; use ${ENV}.'),
+  }, { required: ['type', 'region'] }),
+  postgres: object('Topics and queues as tables in the `database` store (the default broker).', {
+    type: typeConst('postgres'),
+    pollInterval: describe(ref('duration'), 'Polling fallback when LISTEN/NOTIFY wake-ups are missed.'),
+  }, { required: ['type'] }),
+  memory: object('In-process; nothing survives a restart.', { type: typeConst('memory') }, { required: ['type'] }),
+};
+
+export const BROKER_TYPES = Object.keys(brokerShapes);
+
+export const brokers = namedMap('Message brokers, by name. With none, an implicit `postgres` broker on the `database` store is used.', 'code-name', byType('A broker connection.', brokerShapes), 'Brokers');
+
+export const stores = object('Where state lives. With none, `database` is embedded (PGlite, on disk) and `cache` is in memory.', {
+  database: byType('The database for the event store, outbox, saga instances, timers, projections and stream state.', {
+    postgres: object('A PostgreSQL server.', { type: typeConst('postgres'), url: string('postgres:// URL.', ['${DATABASE_URL}']), schema: string('Schema for edaflow\'s tables (default: public).') }, { required: ['type', 'url'] }),
+    embedded: object('An embedded PostgreSQL (PGlite) in a directory.', { type: typeConst('embedded'), path: string('Directory of the database files.', ['.edaflow/db']) }, { required: ['type'] }),
+  }),
+  cache: byType('Where idempotency keys and consumer dedup live.', {
+    redis: object('A Redis server.', { type: typeConst('redis'), url: string('redis:// URL.', ['${REDIS_URL}']), keyPrefix: string('Prefix for every key.') }, { required: ['type', 'url'] }),
+    memory: object('In process memory.', { type: typeConst('memory') }, { required: ['type'] }),
+  }),
+}, { title: 'Stores' });
+
+export const defaults = object('Defaults for everything below.', {
+  broker: describe({ type: 'string', format: 'code-name' }, 'The broker of topics and queues that name none.'),
+  source: string('The CloudEvents `source` of messages this application emits.', ['shop']),
+  retry: ref('retry'),
+  idempotency: object('Idempotency defaults.', { ttl: describe(ref('duration'), 'How long a processed key is remembered.') }),
+  payloadLimit: integer('Largest accepted payload in bytes.', 1),
+}, { title: 'Defaults' });
+
+export const topics = namedMap('Publish/subscribe destinations: every consumer group gets every message, in key order per key.', 'destination-name', object('A topic.', {
+  broker: describe({ type: 'string', format: 'code-name' }, 'The broker (default: defaults.broker).'),
+  partitions: integer('Partitions (Kafka) or parallel lanes.', 1),
+  retention: describe(ref('duration'), 'How long messages are kept.'),
+  key: describe(ref('selector'), 'Ordering key of each message (default: subject).'),
+  description: ref('description'),
+}), 'Topics');
+
+export const queues = namedMap('Point-to-point destinations: competing consumers.', 'destination-name', object('A queue.', {
+  broker: describe({ type: 'string', format: 'code-name' }, 'The broker (default: defaults.broker).'),
+  messageTtl: describe(ref('duration'), 'Messages older than this are dead-lettered unprocessed.'),
+  prefetch: integer('Messages a consumer holds unacknowledged at once.', 1),
+  retry: ref('retry'),
+  deadLetter: {
+    description: 'Where exhausted messages go (default `<name>.dlq`); `false` turns dead-lettering off.',
+    anyOf: [
+      { const: false },
+      object('The dead-letter queue.', {
+        queue: ref('destinationName'),
+        alertAbove: integer('Raise an alert (log and metric) when the DLQ holds more messages than this.', 0),
+      }),
+    ],
+  },
+  description: ref('description'),
+}), 'Queues');

@@ -1,0 +1,162 @@
+import type { AnySchemaObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, parseJsonPointer, type ErrorObject } from '../core/json-schema.js';
+import type { DiagnosticCode } from '../errors/index.js';
+import type { DiagnosticBag } from './diagnostics.js';
+import { DURATION_HINT, isDuration } from './duration.js';
+import { locate, type Path, type SourceFile } from './source.js';
+import { definitionsFileSchema, NAME_FORMATS, SECTION_NAMES } from './spec/index.js';
+import { closestName } from './suggest.js';
+
+const NAME_HINTS: Record<keyof typeof NAME_FORMATS, string> = {
+  'message-name': 'letters, digits and _, starting with a letter (it becomes a TypeScript type name)',
+  'code-name': 'letters, digits and _, not starting with a digit (it becomes a TypeScript identifier)',
+  'destination-name': 'letters, digits, ".", "_" and "-", starting with a letter or digit',
+  'sql-name': 'lower-case letters, digits and _, not starting with a digit (it becomes an SQL identifier)',
+};
+
+let validator: ValidateFunction | undefined;
+
+/** The compiled validator of one definitions file, built once per process. */
+function fileValidator(): ValidateFunction {
+  if (validator) return validator;
+  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true, allowUnionTypes: true });
+  ajv.addFormat('duration', { type: 'string', validate: isDuration });
+  ajv.addFormat('jsonata', true);
+  for (const [name, pattern] of Object.entries(NAME_FORMATS)) ajv.addFormat(name, pattern);
+  validator = ajv.compile(definitionsFileSchema());
+  return validator;
+}
+
+/** Checks one parsed file against the language's JSON Schema and reports each problem at its node. */
+export function checkStructure(file: SourceFile, data: unknown, diagnostics: DiagnosticBag): StructureProblems {
+  if (data === null || data === undefined) return new Set(); // an empty file is allowed
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    diagnostics.add('EDA_NOT_A_MAPPING', 'a definitions file must be a mapping of sections (brokers, events, ...)', locate(file, []));
+    return new Set([NOT_A_MAPPING]);
+  }
+  const validate = fileValidator();
+  if (validate(data)) return new Set();
+  const errors = relevantErrors(validate.errors ?? []);
+  for (const error of errors) report(file, error, diagnostics);
+  return new Set(errors.filter((error) => SHAPE_KEYWORDS.has(error.keyword)).map((error) => error.instancePath));
+}
+
+/** JSON pointers of the values that broke the schema; definitions below them skip the semantic checks. */
+export type StructureProblems = ReadonlySet<string>;
+export const NOT_A_MAPPING = '<not a mapping>';
+/** Errors that mean a value does not have the shape the checks expect (the others leave it usable). */
+const SHAPE_KEYWORDS = new Set(['type', 'anyOf', 'const']);
+
+/**
+ * ajv reports every failed branch of an `anyOf` and the `if` of every if/then. Keep what a person needs:
+ * when the value got past a branch's type check, the deeper errors of that branch; otherwise one error
+ * for the whole alternative.
+ */
+export function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
+  let remaining = errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'propertyNames' && errors.some((inner) => inner !== e && inner.params?.['propertyName'] === e.params?.['propertyName'] && inner.instancePath === e.instancePath)));
+  const alternatives = remaining.filter((e) => e.keyword === 'anyOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const alternative of alternatives) {
+    if (!remaining.includes(alternative)) continue;
+    const prefix = alternative.schemaPath.replace(/\/anyOf$/, '/anyOf/');
+    const branchErrors = remaining.filter((e) => e.schemaPath.startsWith(prefix));
+    const byBranch = new Map<string, ErrorObject[]>();
+    for (const e of branchErrors) {
+      const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
+      byBranch.set(branch, [...(byBranch.get(branch) ?? []), e]);
+    }
+    // A branch whose type fits the value (no type/const error at the value itself) is what the author meant.
+    const fitting = [...byBranch.values()].find((list) => !list.some((e) => e.instancePath === alternative.instancePath && (e.keyword === 'type' || e.keyword === 'const')));
+    remaining = remaining.filter((e) => !branchErrors.includes(e) && (fitting === undefined || e !== alternative));
+    if (fitting) remaining.push(...fitting);
+  }
+  return dedupe(remaining);
+}
+
+function dedupe(errors: ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function report(file: SourceFile, error: ErrorObject, diagnostics: DiagnosticBag): void {
+  const path: Path = parseJsonPointer(error.instancePath).map((s) => (/^\d+$/.test(s) ? Number(s) : s)); // map lookups compare as strings
+  const where = path.length ? `"${path.join('.')}"` : 'the file';
+  const add = (code: DiagnosticCode, message: string, target: 'key' | 'value' = 'value', at: Path = path) => diagnostics.add(code, message, locate(file, at, target));
+  const params = error.params as Record<string, unknown>;
+  const parent = error.parentSchema as AnySchemaObject | undefined;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params['additionalProperty']);
+      const known = Object.keys((parent?.['properties'] as object | undefined) ?? {});
+      const hint = closestName(key, known);
+      if (path.length === 0) {
+        add('EDA_UNKNOWN_SECTION', `unknown section "${key}"${hint ? ` — did you mean "${hint}"?` : ''} (sections: ${SECTION_NAMES.join(', ')})`, 'key', [key]);
+      } else {
+        add('EDA_UNKNOWN_KEY', `unknown key "${key}" in ${where}${hint ? ` — did you mean "${hint}"?` : known.length ? ` (allowed: ${known.join(', ')})` : ''}`, 'key', [...path, key]);
+      }
+      return;
+    }
+    case 'required':
+      add('EDA_MISSING_KEY', `${where} is missing required key "${String(params['missingProperty'])}"`, 'key');
+      return;
+    case 'type':
+      add('EDA_TYPE', `${where} must be ${article(String(params['type']))}${describeSchema(parent)}`);
+      return;
+    case 'anyOf':
+      add('EDA_TYPE', `${where} has the wrong form${describeSchema(parent)}`);
+      return;
+    case 'enum':
+      add('EDA_ENUM', `${where} must be one of: ${(params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`);
+      return;
+    case 'const':
+      if (path.length === 1 && path[0] === 'edaflow') add('EDA_LANGUAGE_VERSION', `edaflow: ${JSON.stringify(error.data)} is not a language version this release knows; use edaflow: 1`);
+      else add('EDA_INVALID_VALUE', `${where} must be ${JSON.stringify(params['allowedValue'])}`);
+      return;
+    case 'format':
+      reportFormat(String(params['format']), error, path, where, add);
+      return;
+    case 'propertyNames':
+      add('EDA_INVALID_NAME', `"${String(params['propertyName'])}" is not a valid name in ${where}`, 'key', [...path, String(params['propertyName'])]);
+      return;
+    case 'pattern':
+      if (params['propertyName'] !== undefined) {
+        add('EDA_VERSION_GAP', `version "${String(params['propertyName'])}" must be a whole number from 1`, 'key', [...path, String(params['propertyName'])]);
+      } else {
+        add('EDA_INVALID_VALUE', `${where} must match ${String(params['pattern'])}`);
+      }
+      return;
+    case 'minProperties':
+    case 'maxProperties':
+      add('EDA_INVALID_VALUE', `${where} ${error.message ?? 'has the wrong number of keys'}${describeSchema(parent)}`);
+      return;
+    default:
+      add('EDA_INVALID_VALUE', `${where} ${error.message ?? 'is invalid'}`);
+  }
+}
+
+function reportFormat(format: string, error: ErrorObject, path: Path, where: string, add: (code: DiagnosticCode, message: string, target?: 'key' | 'value', at?: Path) => void): void {
+  const propertyName = (error.params as Record<string, unknown>)['propertyName'];
+  if (format === 'duration') {
+    if (propertyName !== undefined) add('EDA_INVALID_DURATION', `"${String(propertyName)}" is not a duration: ${DURATION_HINT}`, 'key', [...path, String(propertyName)]);
+    else add('EDA_INVALID_DURATION', `${where} is not a duration (${JSON.stringify(error.data)}): ${DURATION_HINT}`);
+    return;
+  }
+  const hint = NAME_HINTS[format as keyof typeof NAME_HINTS] ?? format;
+  if (propertyName !== undefined) add('EDA_INVALID_NAME', `"${String(propertyName)}" is not a valid name: use ${hint}`, 'key', [...path, String(propertyName)]);
+  else add('EDA_INVALID_NAME', `${where} is not a valid name (${JSON.stringify(error.data)}): use ${hint}`);
+}
+
+function article(type: string): string {
+  const words = type.split(',').map((t) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`));
+  return words.join(' or ');
+}
+
+function describeSchema(schema: AnySchemaObject | undefined): string {
+  const description = schema?.['description'];
+  return typeof description === 'string' ? ` (${description.replace(/\.$/, '')})` : '';
+}
+
