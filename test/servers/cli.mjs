@@ -18,8 +18,8 @@ const MANAGED = /** @type {const} */ (['kafka', 'sqs']);
 
 /** @param {string[][]} rows */
 function table(rows) {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd());
 }
 
 /** @param {string[]} names @param {readonly string[]} allowed */
@@ -36,14 +36,16 @@ async function up(/** @type {string[]} */ names) {
   checkNames(list, SERVER_NAMES);
   const results = await Promise.allSettled(list.map((n) => ensureServer(n)));
   const rows = [['server', 'address', 'status']];
+  /** @type {string[]} */
   const errors = [];
   results.forEach((r, i) => {
+    const name = list[i] ?? '?';
     if (r.status === 'fulfilled') {
       const v = r.value;
-      rows.push([list[i], v.address, `${v.status} (${(v.ms / 1000).toFixed(1)} s)`]);
+      rows.push([name, v.address, `${v.status} (${(v.ms / 1000).toFixed(1)} s)`]);
     } else {
       const msg = r.reason instanceof Error ? r.reason.message : String(r.reason);
-      rows.push([list[i], '-', `FAILED: ${msg.split('\n')[0].slice(0, 100)}`]);
+      rows.push([name, '-', `FAILED: ${(msg.split('\n')[0] ?? '').slice(0, 100)}`]);
       errors.push(msg);
     }
   });

@@ -193,9 +193,10 @@ export async function ensureServers(names, opts = {}) {
   const results = await Promise.allSettled(names.map((n) => ensureServer(n, opts)));
   /** @type {Record<string, ServerInfo>} */
   const out = {};
+  /** @type {string[]} */
   const errors = [];
-  results.forEach((r, i) => {
-    if (r.status === 'fulfilled') out[names[i]] = r.value;
+  results.forEach((r) => {
+    if (r.status === 'fulfilled') out[r.value.name] = r.value;
     else errors.push(r.reason instanceof Error ? r.reason.message : String(r.reason));
   });
   if (errors.length) throw new Error(errors.join('\n\n'));
@@ -313,7 +314,7 @@ async function ensureSystem(name, spec, opts, log) {
   throw new Error(
     `${name}: not ready on ${HOST}:${spec.port} ${Math.round(timeoutMs / 1000)} s after running its start command ` +
       `(last check: ${ready.reason}; start command exit: ${run.code ?? run.signal}). ` +
-      `Start command output: ${startLog}${tailOf(startLog)}. Server log: ${spec.logHint}. ${byHand}`,
+      `Start command output: ${startLog}. Server log: ${spec.logHint}. ${byHand}${tailOf(startLog)}`,
   );
 }
 
@@ -331,9 +332,13 @@ async function ensureSystem(name, spec, opts, log) {
 async function ensureManaged(name, spec, opts, log) {
   const dir = path.join(CACHE_DIR, spec.dirName);
   const logPath = path.join(dir, spec.logFile);
-  const byHand = `Start it by hand with: node ${path.relative(process.cwd(), path.join(HERE, 'cli.mjs')) || 'test/servers/cli.mjs'} up ${name}`;
+  const cli = path.relative(process.cwd(), path.join(HERE, 'cli.mjs'));
+  const byHand =
+    `Start it by hand with: node ${cli} up ${name} ` +
+    `(it fetches the jars with: mvn -f ${spec.pom} dependency:copy-dependencies -DoutputDirectory=${path.join(dir, 'libs')}, ` +
+    `then runs the java command it writes to ${path.join(dir, 'command.txt')})`;
   const fail = (/** @type {string} */ what, /** @type {string} */ logFile = logPath) =>
-    new Error(`${name} (${spec.label}): ${what}. Log: ${logFile}${tailOf(logFile)}. ${byHand}`);
+    new Error(`${name} (${spec.label}): ${what}. Log: ${logFile}. ${byHand}${tailOf(logFile)}`);
 
   const first = await spec.probe();
   if (first.ok) return 'reused';
@@ -402,7 +407,8 @@ async function ensureManaged(name, spec, opts, log) {
       await delay(POLL_MS);
     }
     throw fail(
-      `not ready ${Math.round(timeoutMs / 1000)} s after start (pid ${pid} still running; last check: ${last.reason})`,
+      `not ready ${Math.round(timeoutMs / 1000)} s after start (last check: ${last.reason}); ` +
+        `the JVM (pid ${pid}) is left running, a later call waits for it; stop it with: node ${cli} down ${name}`,
     );
   } finally {
     fs.rmSync(lockPath, { force: true });
@@ -636,16 +642,17 @@ function probePostgres(/** @type {string} */ host, /** @type {number} */ port) {
   params.copy(msg, 8);
   return exchange(host, port, msg, (buf) => {
     if (buf.length < 5) return undefined;
-    const type = String.fromCharCode(buf[0]);
+    const type = String.fromCharCode(buf.readUInt8(0));
     if (type === 'R') return { ok: true, detail: 'accepting connections' };
     if (type !== 'E') return { ok: false, reason: `unexpected message '${type}'` };
     const len = buf.readInt32BE(1);
     if (buf.length < 1 + len) return undefined;
     /** @type {Record<string, string>} */
     const fields = {};
-    for (let i = 5; i < 1 + len && buf[i] !== 0; ) {
+    for (let i = 5; i < 1 + len && buf.readUInt8(i) !== 0; ) {
       const end = buf.indexOf(0, i + 1);
-      fields[String.fromCharCode(buf[i])] = buf.subarray(i + 1, end).toString();
+      if (end < 0) break;
+      fields[String.fromCharCode(buf.readUInt8(i))] = buf.subarray(i + 1, end).toString();
       i = end + 1;
     }
     if (fields.C === '57P03') return { ok: false, reason: fields.M ?? 'starting up' };
@@ -670,8 +677,6 @@ async function probeKafka(/** @type {string} */ host, /** @type {number} */ port
     size.writeInt32BE(payload.length, 0);
     return Buffer.concat([size, payload]);
   };
-  /** @type {Buffer | null} */
-  let metadataReq = null;
   let metadataVersion = 0;
   let stage = 0;
   return await new Promise((resolve) => {
@@ -700,6 +705,7 @@ async function probeKafka(/** @type {string} */ host, /** @type {number} */ port
           const error = frame.readInt16BE(4);
           if (error !== 0 && error !== 35) return finish({ ok: false, reason: `ApiVersions error code ${error}` });
           const n = frame.readInt32BE(6);
+          /** @type {[number, number] | null} */
           let range = null;
           for (let i = 0; i < n; i++) {
             const o = 10 + i * 6;
@@ -711,9 +717,8 @@ async function probeKafka(/** @type {string} */ host, /** @type {number} */ port
           const body = [Buffer.from([0, 0, 0, 0])]; // topics: empty array → no topic metadata
           if (metadataVersion >= 4) body.push(Buffer.from([0])); // allow_auto_topic_creation
           if (metadataVersion >= 8) body.push(Buffer.from([0, 0])); // include_*_authorized_operations
-          metadataReq = request(3, metadataVersion, 2, Buffer.concat(body));
           stage = 1;
-          sock.write(metadataReq);
+          sock.write(request(3, metadataVersion, 2, Buffer.concat(body)));
         } else {
           // Metadata response v1..v8: correlation id, [throttle (v3+)], brokers array
           const brokers = frame.readInt32BE(metadataVersion >= 3 ? 8 : 4);

@@ -1,0 +1,38 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+
+export interface ComponentHealth {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly detail?: string;
+}
+
+export interface HttpServerOptions {
+  readonly logger: Logger;
+  /** Readiness of every started component; `/readyz` is 200 only when all are ready. */
+  readonly components: () => readonly ComponentHealth[];
+  readonly bodyLimit?: number;
+}
+
+/**
+ * The HTTP edge: health now; commands, queries, events and metrics register their routes here. Every
+ * error answers with a JSON body `{ error: { code, message } }`, never an HTML page or an empty body.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1024 * 1024 });
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) options.logger.error({ err: error }, 'request failed');
+    void reply.status(status).send({ error: { code: error.code ?? 'EDA_INTERNAL', message: status >= 500 ? 'internal error' : error.message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: 'EDA_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const components = options.components();
+    const ready = components.every((component) => component.ready);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting', components });
+  });
+  return app;
+}

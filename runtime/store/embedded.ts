@@ -1,0 +1,21 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Database, QueryResult } from './database.js';
+
+/**
+ * PGlite is one PostgreSQL session: statements of concurrent callers would interleave inside each
+ * other's transactions. Its own `transaction()` holds an exclusive lock, so everything goes through it
+ * or through `query`, which PGlite queues behind a running transaction.
+ */
+export async function openEmbedded(path: string): Promise<Database> {
+  const db = await PGlite.create(path);
+  const run = async <Row>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> => {
+    const result = await target.query<Row>(sql, params as unknown[] | undefined);
+    return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+  };
+  return {
+    kind: 'embedded',
+    query: (sql, params) => run(db, sql, params),
+    transaction: (work) => db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) })),
+    close: () => db.close(),
+  };
+}
