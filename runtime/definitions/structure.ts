@@ -1,31 +1,23 @@
 import type { AnySchemaObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { Ajv2020, parseJsonPointer, type ErrorObject } from '../core/json-schema.js';
+import { parseJsonPointer, type ErrorObject } from '../core/json-schema.js';
 import type { DiagnosticCode } from '../errors/index.js';
 import type { DiagnosticBag } from './diagnostics.js';
-import { DURATION_HINT, isDuration } from './duration.js';
+import { DURATION_HINT } from './duration.js';
 import { locate, type Path, type SourceFile } from './source.js';
-import { definitionsFileSchema, NAME_FORMATS, SECTION_NAMES } from './spec/index.js';
+import { PATTERNS, SECTION_NAMES, type PatternName } from './spec/index.js';
+import fileValidator from './spec/file-validator.generated.js';
 import { closestName } from './suggest.js';
 
-const NAME_HINTS: Record<keyof typeof NAME_FORMATS, string> = {
+const PATTERN_HINTS: Partial<Record<PatternName, string>> = {
   'message-name': 'letters, digits and _, starting with a letter (it becomes a TypeScript type name)',
   'code-name': 'letters, digits and _, not starting with a digit (it becomes a TypeScript identifier)',
   'destination-name': 'letters, digits, ".", "_" and "-", starting with a letter or digit',
   'sql-name': 'lower-case letters, digits and _, not starting with a digit (it becomes an SQL identifier)',
 };
+const PATTERN_NAMES = new Map(Object.entries(PATTERNS).map(([name, pattern]) => [pattern as string, name as PatternName]));
 
-let validator: ValidateFunction | undefined;
-
-/** The compiled validator of one definitions file, built once per process. */
-function fileValidator(): ValidateFunction {
-  if (validator) return validator;
-  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true, allowUnionTypes: true });
-  ajv.addFormat('duration', { type: 'string', validate: isDuration });
-  ajv.addFormat('jsonata', true);
-  for (const [name, pattern] of Object.entries(NAME_FORMATS)) ajv.addFormat(name, pattern);
-  validator = ajv.compile(definitionsFileSchema());
-  return validator;
-}
+/** The language's validator, compiled ahead of time by `npm run schemas` (scripts/generate-schemas.ts). */
+const validateFile = fileValidator as unknown as ValidateFunction;
 
 /** Checks one parsed file against the language's JSON Schema and reports each problem at its node. */
 export function checkStructure(file: SourceFile, data: unknown, diagnostics: DiagnosticBag): StructureProblems {
@@ -34,9 +26,8 @@ export function checkStructure(file: SourceFile, data: unknown, diagnostics: Dia
     diagnostics.add('EDA_NOT_A_MAPPING', 'a definitions file must be a mapping of sections (brokers, events, ...)', locate(file, []));
     return new Set([NOT_A_MAPPING]);
   }
-  const validate = fileValidator();
-  if (validate(data)) return new Set();
-  const errors = relevantErrors(validate.errors ?? []);
+  if (validateFile(data)) return new Set();
+  const errors = relevantErrors(validateFile.errors ?? []);
   for (const error of errors) report(file, error, diagnostics);
   return new Set(errors.filter((error) => SHAPE_KEYWORDS.has(error.keyword)).map((error) => error.instancePath));
 }
@@ -53,7 +44,8 @@ const SHAPE_KEYWORDS = new Set(['type', 'anyOf', 'const']);
  * for the whole alternative.
  */
 export function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
-  let remaining = errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'propertyNames' && errors.some((inner) => inner !== e && inner.params?.['propertyName'] === e.params?.['propertyName'] && inner.instancePath === e.instancePath)));
+  // A bad key yields the inner error (format, pattern: it carries `propertyName`) and an outer `propertyNames` one; keep the inner.
+  let remaining = errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'propertyNames' && errors.some((inner) => inner !== e && propertyNameOf(inner) === e.params?.['propertyName'] && inner.instancePath === e.instancePath)));
   const alternatives = remaining.filter((e) => e.keyword === 'anyOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
   for (const alternative of alternatives) {
     if (!remaining.includes(alternative)) continue;
@@ -72,10 +64,16 @@ export function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
   return dedupe(remaining);
 }
 
+/** The key an error is about, when it comes from a `propertyNames` subschema (ajv sets it on the error, not in params). */
+function propertyNameOf(error: ErrorObject): string | undefined {
+  const name = (error as ErrorObject & { propertyName?: unknown }).propertyName;
+  return typeof name === 'string' ? name : undefined;
+}
+
 function dedupe(errors: ErrorObject[]): ErrorObject[] {
   const seen = new Set<string>();
   return errors.filter((e) => {
-    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}|${propertyNameOf(e) ?? ''}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
@@ -116,18 +114,11 @@ function report(file: SourceFile, error: ErrorObject, diagnostics: DiagnosticBag
       if (path.length === 1 && path[0] === 'edaflow') add('EDA_LANGUAGE_VERSION', `edaflow: ${JSON.stringify(error.data)} is not a language version this release knows; use edaflow: 1`);
       else add('EDA_INVALID_VALUE', `${where} must be ${JSON.stringify(params['allowedValue'])}`);
       return;
-    case 'format':
-      reportFormat(String(params['format']), error, path, where, add);
+    case 'pattern':
+      reportPattern(String(params['pattern']), error, path, where, add);
       return;
     case 'propertyNames':
       add('EDA_INVALID_NAME', `"${String(params['propertyName'])}" is not a valid name in ${where}`, 'key', [...path, String(params['propertyName'])]);
-      return;
-    case 'pattern':
-      if (params['propertyName'] !== undefined) {
-        add('EDA_VERSION_GAP', `version "${String(params['propertyName'])}" must be a whole number from 1`, 'key', [...path, String(params['propertyName'])]);
-      } else {
-        add('EDA_INVALID_VALUE', `${where} must match ${String(params['pattern'])}`);
-      }
       return;
     case 'minProperties':
     case 'maxProperties':
@@ -138,16 +129,16 @@ function report(file: SourceFile, error: ErrorObject, diagnostics: DiagnosticBag
   }
 }
 
-function reportFormat(format: string, error: ErrorObject, path: Path, where: string, add: (code: DiagnosticCode, message: string, target?: 'key' | 'value', at?: Path) => void): void {
+function reportPattern(pattern: string, error: ErrorObject, path: Path, where: string, add: (code: DiagnosticCode, message: string, target?: 'key' | 'value', at?: Path) => void): void {
   const propertyName = (error.params as Record<string, unknown>)['propertyName'];
-  if (format === 'duration') {
-    if (propertyName !== undefined) add('EDA_INVALID_DURATION', `"${String(propertyName)}" is not a duration: ${DURATION_HINT}`, 'key', [...path, String(propertyName)]);
-    else add('EDA_INVALID_DURATION', `${where} is not a duration (${JSON.stringify(error.data)}): ${DURATION_HINT}`);
-    return;
-  }
-  const hint = NAME_HINTS[format as keyof typeof NAME_HINTS] ?? format;
-  if (propertyName !== undefined) add('EDA_INVALID_NAME', `"${String(propertyName)}" is not a valid name: use ${hint}`, 'key', [...path, String(propertyName)]);
-  else add('EDA_INVALID_NAME', `${where} is not a valid name (${JSON.stringify(error.data)}): use ${hint}`);
+  const kind = PATTERN_NAMES.get(pattern);
+  const subject = propertyName !== undefined ? `"${String(propertyName)}"` : `${where} (${JSON.stringify(error.data)})`;
+  const target = propertyName !== undefined ? 'key' : 'value';
+  const at = propertyName !== undefined ? [...path, String(propertyName)] : path;
+  if (kind === 'duration') add('EDA_INVALID_DURATION', `${subject} is not a duration: ${DURATION_HINT}`, target, at);
+  else if (kind === 'version') add('EDA_INVALID_NAME', `${subject} is not a version: versions are whole numbers from 1`, target, at);
+  else if (kind) add('EDA_INVALID_NAME', `${subject} is not a valid name: use ${PATTERN_HINTS[kind]}`, target, at);
+  else add('EDA_INVALID_VALUE', `${subject} must match ${pattern}`, target, at);
 }
 
 function article(type: string): string {

@@ -1,3 +1,4 @@
+import { PATTERNS } from './patterns.js';
 import { describe, integer, listOf, namedMap, object, oneOrMany, ref, string, stringEnum, type JsonSchema } from './builders.js';
 import { emitSpec } from './messages.js';
 
@@ -8,13 +9,13 @@ export const aggregates = namedMap('Event-sourced aggregates: the write side of 
   evolve: {
     type: 'object',
     description: 'Per event: a template merged into the state.',
-    propertyNames: { format: 'message-name' },
+    propertyNames: { pattern: PATTERNS['message-name'] },
     additionalProperties: ref('templateObject'),
   },
   handle: {
     type: 'object',
     description: 'Per command: a guard and the events it emits, or a typed decider.',
-    propertyNames: { format: 'message-name' },
+    propertyNames: { pattern: PATTERNS['message-name'] },
     additionalProperties: object('How a command is decided.', {
       when: describe(ref('selector'), 'Guard over `state` and `command`; when false the command is rejected (HTTP 409).'),
       reject: string('The rejection message when `when` is false.'),
@@ -71,13 +72,13 @@ const stateNode = object('A state.', {
   entry: listOf('Actions on entering.', action),
   exit: listOf('Actions on leaving.', action),
   on: { type: 'object', description: 'Per event: the transition.', additionalProperties: transition },
-  after: { type: 'object', description: 'Durable timeouts: per duration, the transition.', propertyNames: { format: 'duration' }, additionalProperties: transition },
+  after: { type: 'object', description: 'Durable timeouts: per duration, the transition.', propertyNames: { pattern: PATTERNS['duration'] }, additionalProperties: transition },
   always: transition,
   description: ref('description'),
 });
 
 const step = object('A saga step: one of send (optionally awaiting a reply), invoke or emit.', {
-  name: describe({ type: 'string', format: 'code-name' }, 'Step name, unique in the saga.'),
+  name: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'Step name, unique in the saga.'),
   send: ref('send'),
   await: object('The replies to wait for.', {
     success: oneOrMany('Events that complete the step.', ref('eventName')),
@@ -102,7 +103,7 @@ export const sagas = namedMap('Long-running processes run as XState v5 machines.
   correlate: {
     type: 'object',
     description: 'Per event: the expression giving the instance it belongs to (default: its correlationid).',
-    propertyNames: { format: 'message-name' },
+    propertyNames: { pattern: PATTERNS['message-name'] },
     additionalProperties: ref('selector'),
   },
   context: { ...ref('templateObject'), description: 'The initial context, from the starting event.' },

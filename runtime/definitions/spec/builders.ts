@@ -1,3 +1,4 @@
+import { PATTERNS, type PatternName } from './patterns.js';
 /**
  * Small builders for the language's JSON Schema. Each DSL section declares its schema with these in its
  * own file; `schemas/edaflow.schema.json` (editor completion) and the TypeScript types of a parsed file
@@ -29,12 +30,12 @@ export function object(
 }
 
 /** A mapping from user-chosen names to definitions of one kind. */
-export function namedMap(description: string, nameFormat: string, value: JsonSchema, title?: string): JsonSchema {
+export function namedMap(description: string, nameFormat: PatternName, value: JsonSchema, title?: string): JsonSchema {
   return {
     type: 'object',
     ...(title ? { title } : {}),
     description,
-    propertyNames: { format: nameFormat },
+    propertyNames: { pattern: PATTERNS[nameFormat] },
     additionalProperties: value,
   };
 }

@@ -1,21 +1,14 @@
+import { PATTERNS } from './patterns.js';
 import { describe, integer, object, ref, stringEnum, string, type JsonSchema } from './builders.js';
-
-/** Formats registered with ajv by `structure.ts`; each maps to a clear diagnostic. */
-export const NAME_FORMATS = {
-  'message-name': /^[A-Za-z][A-Za-z0-9_]*$/,
-  'code-name': /^[A-Za-z_][A-Za-z0-9_]*$/,
-  'destination-name': /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
-  'sql-name': /^[a-z_][a-z0-9_]*$/,
-} as const;
 
 export const commonDefinitions: Record<string, JsonSchema> = {
   duration: {
     description: 'A duration: 250ms, 30s, 5m, 2h, 7d, or a whole number of milliseconds.',
-    anyOf: [{ type: 'string', format: 'duration' }, { type: 'integer', minimum: 0 }],
+    anyOf: [{ type: 'string', pattern: PATTERNS['duration'] }, { type: 'integer', minimum: 0 }],
     examples: ['250ms', '30s', '5m', '2h', '7d'],
   },
   selector: describe(
-    { type: 'string', minLength: 1, format: 'jsonata' },
+    { type: 'string', minLength: 1 },
     'A bare JSONata expression evaluated against the message envelope (id, type, subject, time, data, ...).',
     ['subject', 'data.orderId'],
   ),
@@ -23,11 +16,11 @@ export const commonDefinitions: Record<string, JsonSchema> = {
     description: 'A template value: literals, except a string "{% expr %}", which is a JSONata expression. Objects and arrays nest.',
   },
   templateObject: { type: 'object', additionalProperties: true, description: 'An object template: each value is a literal or a "{% expr %}" string.' },
-  eventName: describe({ type: 'string', format: 'message-name' }, 'The name of an event declared in `events`.', ['OrderCreated']),
-  commandName: describe({ type: 'string', format: 'message-name' }, 'The name of a command declared in `commands`.', ['CancelOrder']),
-  messageName: describe({ type: 'string', format: 'message-name' }, 'The name of an event or a command.'),
-  codeName: describe({ type: 'string', format: 'code-name' }, 'The name of a typed function exported by the handlers module.', ['chargePayment']),
-  destinationName: describe({ type: 'string', format: 'destination-name' }, 'A topic or queue name.', ['orders']),
+  eventName: describe({ type: 'string', pattern: PATTERNS['message-name'] }, 'The name of an event declared in `events`.', ['OrderCreated']),
+  commandName: describe({ type: 'string', pattern: PATTERNS['message-name'] }, 'The name of a command declared in `commands`.', ['CancelOrder']),
+  messageName: describe({ type: 'string', pattern: PATTERNS['message-name'] }, 'The name of an event or a command.'),
+  codeName: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'The name of a typed function exported by the handlers module.', ['chargePayment']),
+  destinationName: describe({ type: 'string', pattern: PATTERNS['destination-name'] }, 'A topic or queue name.', ['orders']),
   jsonSchema: {
     description: 'A JSON Schema (draft 2020-12), inline or `{ $ref: ./file.json }` relative to this file.',
     type: ['object', 'boolean'],

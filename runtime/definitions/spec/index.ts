@@ -8,7 +8,7 @@ import { streams } from './streams.js';
 
 export { BROKER_TYPES } from './infrastructure.js';
 export { COLUMN_TYPES } from './read-models.js';
-export { NAME_FORMATS } from './common.js';
+export { PATTERNS, type PatternName } from './patterns.js';
 export type { JsonSchema } from './builders.js';
 
 export const SECTIONS = {

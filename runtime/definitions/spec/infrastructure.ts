@@ -1,3 +1,4 @@
+import { PATTERNS } from './patterns.js';
 import { boolean, describe, integer, listOf, namedMap, object, ref, string, stringEnum, type JsonSchema } from './builders.js';
 
 /** A mapping whose `type` picks one of several closed shapes (if/then keeps ajv's errors about the chosen one). */
@@ -73,7 +74,7 @@ export const stores = object('Where state lives. With none, `database` is embedd
 }, { title: 'Stores' });
 
 export const defaults = object('Defaults for everything below.', {
-  broker: describe({ type: 'string', format: 'code-name' }, 'The broker of topics and queues that name none.'),
+  broker: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'The broker of topics and queues that name none.'),
   source: string('The CloudEvents `source` of messages this application emits.', ['shop']),
   retry: ref('retry'),
   idempotency: object('Idempotency defaults.', { ttl: describe(ref('duration'), 'How long a processed key is remembered.') }),
@@ -81,7 +82,7 @@ export const defaults = object('Defaults for everything below.', {
 }, { title: 'Defaults' });
 
 export const topics = namedMap('Publish/subscribe destinations: every consumer group gets every message, in key order per key.', 'destination-name', object('A topic.', {
-  broker: describe({ type: 'string', format: 'code-name' }, 'The broker (default: defaults.broker).'),
+  broker: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'The broker (default: defaults.broker).'),
   partitions: integer('Partitions (Kafka) or parallel lanes.', 1),
   retention: describe(ref('duration'), 'How long messages are kept.'),
   key: describe(ref('selector'), 'Ordering key of each message (default: subject).'),
@@ -89,7 +90,7 @@ export const topics = namedMap('Publish/subscribe destinations: every consumer g
 }), 'Topics');
 
 export const queues = namedMap('Point-to-point destinations: competing consumers.', 'destination-name', object('A queue.', {
-  broker: describe({ type: 'string', format: 'code-name' }, 'The broker (default: defaults.broker).'),
+  broker: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'The broker (default: defaults.broker).'),
   messageTtl: describe(ref('duration'), 'Messages older than this are dead-lettered unprocessed.'),
   prefetch: integer('Messages a consumer holds unacknowledged at once.', 1),
   retry: ref('retry'),

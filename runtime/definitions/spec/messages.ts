@@ -1,3 +1,4 @@
+import { PATTERNS } from './patterns.js';
 import { describe, listOf, namedMap, object, ref, type JsonSchema } from './builders.js';
 
 const upcast = object('Turns data of the previous version into data of this one. Either `set`/`remove` or a typed `handler`.', {
@@ -19,7 +20,7 @@ export const events = namedMap('Events: facts that happened, versioned.', 'messa
   versions: {
     type: 'object',
     description: 'Versions 1..n with no gaps. Publishing uses the latest; consumers see the latest (older data is upcast on read).',
-    propertyNames: { pattern: '^[1-9][0-9]*$' },
+    propertyNames: { pattern: PATTERNS.version },
     additionalProperties: version,
     minProperties: 1,
   },

@@ -1,3 +1,4 @@
+import { PATTERNS } from './patterns.js';
 import { boolean, describe, integer, listOf, namedMap, object, ref, string, stringEnum } from './builders.js';
 
 export const COLUMN_TYPES = ['text', 'integer', 'bigint', 'numeric', 'double precision', 'boolean', 'timestamptz', 'date', 'uuid', 'jsonb'] as const;
@@ -11,22 +12,22 @@ const reaction = object('What an event does to the table: exactly one of upsert,
 
 export const projections = namedMap('Read models: tables kept up to date from events.', 'message-name', object('A projection.', {
   from: describe(ref('destinationName'), '`events` (the event store, default) or a topic.'),
-  table: describe({ type: 'string', format: 'sql-name' }, 'The table name.'),
+  table: describe({ type: 'string', pattern: PATTERNS['sql-name'] }, 'The table name.'),
   key: listOf('Primary-key columns.', { type: 'string' }, 1),
   columns: {
     type: 'object',
     description: 'Columns and their SQL types.',
-    propertyNames: { format: 'sql-name' },
+    propertyNames: { pattern: PATTERNS['sql-name'] },
     additionalProperties: stringEnum('SQL type.', COLUMN_TYPES),
     minProperties: 1,
   },
-  on: { type: 'object', description: 'Per event: its effect on the table.', propertyNames: { format: 'message-name' }, additionalProperties: reaction, minProperties: 1 },
+  on: { type: 'object', description: 'Per event: its effect on the table.', propertyNames: { pattern: PATTERNS['message-name'] }, additionalProperties: reaction, minProperties: 1 },
   handler: describe(ref('codeName'), 'A typed hook run in the same transaction.'),
   description: ref('description'),
 }, { required: ['table', 'key', 'columns', 'on'] }), 'Projections');
 
 export const queries = namedMap('Named reads of projections, served over HTTP.', 'code-name', object('A query.', {
-  projection: describe({ type: 'string', format: 'message-name' }, 'The projection to read.'),
+  projection: describe({ type: 'string', pattern: PATTERNS['message-name'] }, 'The projection to read.'),
   where: { ...ref('templateObject'), description: 'Column equalities; values are templates over `params`.' },
   orderBy: string('Column and direction, e.g. `updated_at desc`.'),
   limit: integer('Most rows returned.', 1),
