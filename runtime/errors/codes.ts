@@ -74,6 +74,7 @@ export const RUNTIME_CODES = {
   EDA_CODEGEN_STALE: spec('Generated code on disk differs from what the definitions produce.'),
   EDA_USAGE: spec('The command line is not valid.'),
   EDA_STARTUP: spec('The runtime could not start.'),
+  EDA_MESSAGE_MALFORMED: spec('A message is not a readable CloudEvent (missing attributes, or a body that is not JSON).', { status: 400 }),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -1,0 +1,2 @@
+export { createEnvelope, causedBy, type Envelope, type EnvelopeOptions } from './envelope.js';
+export { encodeBinary, decode, type Headers, type WireMessage } from './cloudevents.js';
