@@ -25,22 +25,42 @@ export function parseJsonPointer(pointer: string): string[] {
   return pointer.slice(1).split('/').map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-const standaloneCode = ((standaloneModule as unknown as { default?: typeof standaloneModule }).default ?? standaloneModule) as unknown as (ajv: Ajv2020, refs?: Record<string, string>) => string;
+const standaloneCode = ((standaloneModule as unknown as { default?: typeof standaloneModule }).default ?? standaloneModule) as unknown as (
+  ajv: Ajv2020,
+  refsOrValidate?: unknown,
+) => string;
 
 /**
- * ESM source of precompiled validators (ajv standalone). ajv emits `require()` for its runtime helpers
- * even in ESM mode; those become imports with explicit `.js` paths, as Node's ESM resolver needs.
- * The ajv instance must have been created with `code: { source: true, esm: true }`.
+ * Turns ajv standalone code into ES-module code. ajv emits `require()` for its runtime helpers
+ * (`ajv/dist/runtime/*`, `ajv-formats/dist/formats`) even in ESM mode; each becomes a module-level
+ * binding imported with an explicit `.js` path (Node's ESM resolver needs it). `modules` collects the
+ * imports across several pieces of code; `esmImports` renders them once at the top of the file.
  */
+export function standaloneModuleCode(ajv: Ajv2020, refsOrValidate: unknown, modules: Map<string, string>): string {
+  return standaloneCode(ajv, refsOrValidate)
+    .replace(/^"use strict";/, '')
+    .replace(/require\("([^"]+)"\)/g, (_match, specifier: string) => {
+      const path = specifier.endsWith('.js') ? specifier : `${specifier}.js`;
+      if (!modules.has(path)) modules.set(path, `ajvRuntime${modules.size}`);
+      return modules.get(path)!;
+    });
+}
+
+/**
+ * The import lines for `modules`. A CommonJS module imported as a namespace holds module.exports under
+ * `default` in Node; bundlers and Vite unwrap an `__esModule` module's `default`. Each binding is
+ * module.exports either way.
+ */
+export function esmImports(modules: ReadonlyMap<string, string>): string[] {
+  return [...modules].flatMap(([path, name]) => [
+    `import * as ${name}Namespace from ${JSON.stringify(path)};`,
+    `const ${name} = ${name}Namespace.default?.__esModule ? ${name}Namespace.default : ${name}Namespace;`,
+  ]);
+}
+
+/** A whole ES module of precompiled validators. The ajv instance needs `code: { source: true, esm: true }`. */
 export function standaloneEsm(ajv: Ajv2020, refs?: Record<string, string>): string {
-  const imports = new Map<string, string>();
-  const code = standaloneCode(ajv, refs).replace(/require\("([^"]+)"\)(\.default)?/g, (_match, specifier: string, isDefault: string | undefined) => {
-    const path = specifier.endsWith('.js') ? specifier : `${specifier}.js`;
-    const name = `runtime_${imports.size}_${path.replace(/\W+/g, '_')}`;
-    if (!imports.has(path)) imports.set(path, name);
-    // A namespace import of a CommonJS module holds module.exports under `default`.
-    return `${imports.get(path)!}.default${isDefault ?? ''}`;
-  });
-  const header = [...imports].map(([path, name]) => `import * as ${name} from ${JSON.stringify(path)};`).join('\n');
-  return (header ? header + '\n' : '') + code.replace(/^"use strict";/, '');
+  const modules = new Map<string, string>();
+  const code = standaloneModuleCode(ajv, refs, modules);
+  return [...esmImports(modules), code].join('\n');
 }
