@@ -21,9 +21,15 @@ export interface Diagnostic extends Location {
 /** Collects diagnostics; every check appends here so that all problems are reported, not just the first. */
 export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
+  /** What was reported, so that one problem reached twice (a schema shared through a YAML alias) is reported once. */
+  private readonly seen = new Set<string>();
 
   add(code: DiagnosticCode, message: string, at: Location, extra: Partial<Pick<Diagnostic, 'severity' | 'related'>> = {}): void {
-    this.items.push({ ...at, code, message, severity: extra.severity ?? 'error', ...(extra.related ? { related: extra.related } : {}) });
+    const severity = extra.severity ?? 'error';
+    const key = `${severity} ${code} ${at.file}:${at.line}:${at.column} ${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.items.push({ ...at, code, message, severity, ...(extra.related ? { related: extra.related } : {}) });
   }
 
   warn(code: DiagnosticCode, message: string, at: Location): void {

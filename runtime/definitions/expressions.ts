@@ -56,7 +56,7 @@ type PathSegmentList = readonly (string | number)[];
 
 /** Column of the failing character when the expression sits on one line of the file; else undefined. */
 function columnOf(file: SourceFile, path: Path, raw: string, expression: string, position: number | undefined): number | undefined {
-  const { node } = findNode(file.document.contents, path);
+  const { node } = findNode(file.document.contents, path, file.document);
   if (!isScalar(node) || position === undefined || !node.range) return undefined;
   const source = file.text.slice(node.range[0], node.range[1]);
   if (source.includes('\n')) return undefined;

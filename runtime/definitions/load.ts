@@ -7,7 +7,7 @@ import { emptyMerged, mergeFile, type Merged } from './merge.js';
 import { buildDefinitions } from './normalize.js';
 import type { Definitions } from './model.js';
 import type { RefContext } from './refs.js';
-import { parseSource, type SourceFile } from './source.js';
+import { fileData, parseSource, type SourceFile } from './source.js';
 import { checkStructure } from './structure.js';
 import { CheckContext } from './checks/context.js';
 import { checkInfrastructure } from './checks/infrastructure.js';
@@ -51,6 +51,8 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
 
   const files: SourceFile[] = [];
   const merged = emptyMerged();
+  // False when some file could not be read whole (a YAML syntax error, an unknown section...).
+  let complete = true;
   for (const path of paths) {
     let text: string;
     try {
@@ -60,16 +62,24 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
     }
     const file = parseSource(path, show(path), text, diagnostics);
     files.push(file);
-    if (file.document.errors.length) continue;
+    if (file.document.errors.length) {
+      complete = false;
+      continue;
+    }
     substituteEnvironment(file, options.env ?? process.env, options.mode ?? 'validate', diagnostics);
-    const data: unknown = file.document.toJS({ maxAliasCount: 100 });
+    const expanded = fileData(file, diagnostics);
+    if (!expanded) {
+      complete = false;
+      continue;
+    }
+    const { data } = expanded;
     const problems = checkStructure(file, data, diagnostics);
     checkExpressions(file, data, diagnostics);
-    mergeFile(merged, file, data, problems, diagnostics);
+    if (!mergeFile(merged, file, data, problems, diagnostics)) complete = false;
   }
 
   const refs: RefContext = { root, diagnostics, read: (path) => fileSystem.read(path), display: show, cache: new Map() };
-  const context = new CheckContext(merged, diagnostics);
+  const context = new CheckContext(merged, diagnostics, complete);
   checkReferences(context);
   checkInfrastructure(context);
   checkSagas(context);

@@ -26,13 +26,22 @@ export function emptyMerged(): Merged {
   };
 }
 
-/** Adds one file's sections; a name already defined (here or in another file) is reported at both places. */
-export function mergeFile(merged: Merged, file: SourceFile, data: unknown, problems: StructureProblems, diagnostics: DiagnosticBag): void {
-  if (data === null || typeof data !== 'object' || Array.isArray(data) || problems.has(NOT_A_MAPPING)) return;
+/**
+ * Adds one file's sections; a name already defined (here or in another file) is reported at both places.
+ * Returns false when part of the file could not be merged (not a mapping, an unknown section, a section
+ * that is not a mapping): what it meant to define is unknown, so references to it cannot be judged.
+ */
+export function mergeFile(merged: Merged, file: SourceFile, data: unknown, problems: StructureProblems, diagnostics: DiagnosticBag): boolean {
+  if (data === null || data === undefined) return true;
+  if (typeof data !== 'object' || Array.isArray(data) || problems.has(NOT_A_MAPPING)) return false;
+  let complete = true;
   for (const [section, value] of Object.entries(data as Record<string, unknown>)) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    if (section === 'edaflow' || value === null) continue;
     const target = (merged.sections as Record<string, Map<string, Entry>>)[section] ?? (merged.settings as Record<string, Map<string, Entry<unknown>>>)[section];
-    if (!target) continue;
+    if (!target || typeof value !== 'object' || Array.isArray(value)) {
+      complete = false;
+      continue;
+    }
     for (const [name, spec] of Object.entries(value as Record<string, unknown>)) {
       const path = [section, name];
       const pointer = jsonPointer(path);
@@ -46,6 +55,7 @@ export function mergeFile(merged: Merged, file: SourceFile, data: unknown, probl
       }
     }
   }
+  return complete;
 }
 
 function reportDuplicate(section: string, name: string, first: Entry<unknown>, second: Entry<unknown>, diagnostics: DiagnosticBag): void {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { DiagnosticBag, Location } from './diagnostics.js';
-import { locate, parseSource, type Path, type SourceFile } from './source.js';
+import { fileData, locate, parseSource, type Path, type SourceFile } from './source.js';
 
 /** Where a (sub)schema came from, so errors inside a `$ref`'d file point into that file. */
 export interface SchemaOrigin {
@@ -18,7 +18,8 @@ export interface RefContext {
   /** Reads a file (the loader's file system, real or in memory); throws when missing. */
   readonly read: (absolutePath: string) => string;
   readonly display: (absolutePath: string) => string;
-  readonly cache: Map<string, SourceFile | null>;
+  /** Parsed files by absolute path; an Error when the file could not be read. */
+  readonly cache: Map<string, SourceFile | Error>;
 }
 
 const MAX_DEPTH = 16;
@@ -66,23 +67,29 @@ export function resolveSchemaRefs(schema: unknown, file: SourceFile, path: Path,
       loaded = readSchemaFile(absolute);
       context.cache.set(absolute, loaded);
     }
-    if (loaded === null) {
-      context.diagnostics.add('EDA_REF_NOT_FOUND', `$ref "${target}": no such file ${context.display(absolute)}`, where);
+    if (loaded instanceof Error) {
+      if (['ENOENT', 'ENOTDIR'].includes((loaded as NodeJS.ErrnoException).code ?? '')) context.diagnostics.add('EDA_REF_NOT_FOUND', `$ref "${target}": no such file ${context.display(absolute)}`, where);
+      else context.diagnostics.add('EDA_REF_UNREADABLE', `$ref "${target}": ${context.display(absolute)} cannot be read (${(loaded as NodeJS.ErrnoException).code ?? loaded.message})`, where);
       return undefined;
     }
     if (loaded.document.errors.length) {
       context.diagnostics.add('EDA_REF_UNREADABLE', `$ref "${target}": ${context.display(absolute)} is not valid JSON or YAML`, where);
       return undefined;
     }
-    return { file: loaded, data: loaded.document.toJS() };
+    const expanded = fileData(loaded, context.diagnostics);
+    if (!expanded) {
+      context.diagnostics.add('EDA_REF_UNREADABLE', `$ref "${target}": ${context.display(absolute)} cannot be expanded`, where);
+      return undefined;
+    }
+    return { file: loaded, data: expanded.data };
   }
 
-  function readSchemaFile(absolute: string): SourceFile | null {
+  function readSchemaFile(absolute: string): SourceFile | Error {
     let text: string;
     try {
       text = context.read(absolute);
-    } catch {
-      return null;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
     }
     return parseSource(absolute, context.display(absolute), text, context.diagnostics);
   }

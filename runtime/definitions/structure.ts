@@ -27,9 +27,13 @@ export function checkStructure(file: SourceFile, data: unknown, diagnostics: Dia
     return new Set([NOT_A_MAPPING]);
   }
   if (validateFile(data)) return new Set();
-  const errors = relevantErrors(validateFile.errors ?? []);
-  for (const error of errors) report(file, error, diagnostics);
-  return new Set(errors.filter((error) => SHAPE_KEYWORDS.has(error.keyword)).map((error) => error.instancePath));
+  const errors = withoutMisspeltRequired(relevantErrors(validateFile.errors ?? []));
+  // A value of the wrong type for an enum: "must be one of ..." says it all.
+  const reported = errors.filter((e) => !(e.keyword === 'type' && errors.some((other) => other.keyword === 'enum' && other.instancePath === e.instancePath)));
+  for (const error of reported) report(file, error, diagnostics);
+  // A misspelt key (one with a did-you-mean) leaves its definition meaning something else than intended:
+  // checking what it means would only echo the typo ("`update` needs `where`" after "wehre").
+  return new Set(errors.filter((error) => SHAPE_KEYWORDS.has(error.keyword) || (error.keyword === 'additionalProperties' && meantKey(error) !== undefined)).map((error) => error.instancePath));
 }
 
 /** JSON pointers of the values that broke the schema; definitions below them skip the semantic checks. */
@@ -42,26 +46,44 @@ const SHAPE_KEYWORDS = new Set(['type', 'anyOf', 'const']);
  * ajv reports every failed branch of an `anyOf` and the `if` of every if/then. Keep what a person needs:
  * when the value got past a branch's type check, the deeper errors of that branch; otherwise one error
  * for the whole alternative.
+ *
+ * A branch's errors are found by place, not by schema path (a branch behind a `$ref` has the path of its
+ * definition): ajv pushes them just before the `anyOf` error, all at the value or below it. A branch the
+ * value's type does not fit leaves only a `type` (or `const`) error at the value itself.
  */
 export function relevantErrors(errors: readonly ErrorObject[]): ErrorObject[] {
-  // A bad key yields the inner error (format, pattern: it carries `propertyName`) and an outer `propertyNames` one; keep the inner.
-  let remaining = errors.filter((e) => e.keyword !== 'if' && !(e.keyword === 'propertyNames' && errors.some((inner) => inner !== e && propertyNameOf(inner) === e.params?.['propertyName'] && inner.instancePath === e.instancePath)));
-  const alternatives = remaining.filter((e) => e.keyword === 'anyOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
-  for (const alternative of alternatives) {
-    if (!remaining.includes(alternative)) continue;
-    const prefix = alternative.schemaPath.replace(/\/anyOf$/, '/anyOf/');
-    const branchErrors = remaining.filter((e) => e.schemaPath.startsWith(prefix));
-    const byBranch = new Map<string, ErrorObject[]>();
-    for (const e of branchErrors) {
-      const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
-      byBranch.set(branch, [...(byBranch.get(branch) ?? []), e]);
-    }
-    // A branch whose type fits the value (no type/const error at the value itself) is what the author meant.
-    const fitting = [...byBranch.values()].find((list) => !list.some((e) => e.instancePath === alternative.instancePath && (e.keyword === 'type' || e.keyword === 'const')));
-    remaining = remaining.filter((e) => !branchErrors.includes(e) && (fitting === undefined || e !== alternative));
-    if (fitting) remaining.push(...fitting);
+  const dropped = new Set<ErrorObject>();
+  for (const error of errors) {
+    if (error.keyword === 'if') dropped.add(error);
+    // A bad key yields the inner error (pattern: it carries `propertyName`) and an outer `propertyNames` one; keep the inner.
+    if (error.keyword === 'propertyNames' && errors.some((inner) => inner !== error && propertyNameOf(inner) === error.params?.['propertyName'] && inner.instancePath === error.instancePath)) dropped.add(error);
   }
-  return dedupe(remaining);
+  errors.forEach((alternative, index) => {
+    if (alternative.keyword !== 'anyOf') return;
+    const at = alternative.instancePath;
+    let start = index;
+    while (start > 0 && (errors[start - 1]!.instancePath === at || errors[start - 1]!.instancePath.startsWith(at + '/'))) start--;
+    const branchErrors = errors.slice(start, index);
+    const misfits = branchErrors.filter((e) => e.instancePath === at && (e.keyword === 'type' || e.keyword === 'const'));
+    const fitting = branchErrors.length > misfits.length;
+    for (const e of fitting ? [alternative, ...misfits] : branchErrors) dropped.add(e);
+  });
+  return dedupe(errors.filter((e) => !dropped.has(e)));
+}
+
+/**
+ * A misspelt required key is one mistake, not two: keep "unknown key "tpoic" — did you mean "topic"?" and
+ * drop "missing required key "topic"" at the same object.
+ */
+function withoutMisspeltRequired(errors: ErrorObject[]): ErrorObject[] {
+  const misspelt = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => `${e.instancePath}|${meantKey(e) ?? ''}`));
+  return errors.filter((e) => e.keyword !== 'required' || !misspelt.has(`${e.instancePath}|${String(e.params['missingProperty'])}`));
+}
+
+/** For an unknown key, the known key it is probably a misspelling of. */
+function meantKey(error: ErrorObject): string | undefined {
+  const known = Object.keys(((error.parentSchema as AnySchemaObject | undefined)?.['properties'] as object | undefined) ?? {});
+  return closestName(String(error.params['additionalProperty']), known);
 }
 
 /** The key an error is about, when it comes from a `propertyNames` subschema (ajv sets it on the error, not in params). */
@@ -130,7 +152,7 @@ function report(file: SourceFile, error: ErrorObject, diagnostics: DiagnosticBag
 }
 
 function reportPattern(pattern: string, error: ErrorObject, path: Path, where: string, add: (code: DiagnosticCode, message: string, target?: 'key' | 'value', at?: Path) => void): void {
-  const propertyName = (error.params as Record<string, unknown>)['propertyName'];
+  const propertyName = propertyNameOf(error);
   const kind = PATTERN_NAMES.get(pattern);
   const subject = propertyName !== undefined ? `"${String(propertyName)}"` : `${where} (${JSON.stringify(error.data)})`;
   const target = propertyName !== undefined ? 'key' : 'value';

@@ -74,6 +74,11 @@ export const RUNTIME_CODES = {
   EDA_CODEGEN_STALE: spec('Generated code on disk differs from what the definitions produce.'),
   EDA_USAGE: spec('The command line is not valid.'),
   EDA_STARTUP: spec('The runtime could not start.'),
+  EDA_PAYLOAD_INVALID: spec('A payload does not match its schema; the message names the JSON pointer.', { status: 400 }),
+  EDA_UNKNOWN_TYPE: spec('A message type that the definitions do not declare.', { status: 404 }),
+  EDA_PROVISION_CONFLICT: spec('A topic or queue exists on the broker with settings that differ from the definitions.'),
+  EDA_BROKER_UNAVAILABLE: spec('The broker cannot be reached.', { retriable: true }),
+  EDA_HANDLER_TIMEOUT: spec('A handler attempt took longer than its timeout.', { retriable: true }),
   EDA_MESSAGE_MALFORMED: spec('A message is not a readable CloudEvent (missing attributes, or a body that is not JSON).', { status: 400 }),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -6,7 +6,11 @@ import { closestName } from '../suggest.js';
 
 /** What every semantic check gets: the merged definitions and a way to report at a place inside one. */
 export class CheckContext {
-  constructor(readonly merged: Merged, readonly diagnostics: DiagnosticBag) {}
+  /**
+   * @param complete false when some file could not be read whole: a name it may define is then not
+   *   reported as unknown — one YAML mistake would otherwise echo as "unknown ..." in every other file.
+   */
+  constructor(readonly merged: Merged, readonly diagnostics: DiagnosticBag, readonly complete = true) {}
 
   /** The definitions of a section that passed the structural check (the others already have errors). */
   sound(section: NamedSection): Entry[] {
@@ -32,6 +36,7 @@ export class CheckContext {
   expect(name: unknown, sections: readonly NamedSection[], code: DiagnosticCode, entry: Entry<unknown>, path: Path, target: 'key' | 'value' = 'value'): boolean {
     if (typeof name !== 'string') return false;
     if (sections.some((section) => this.has(section, name))) return true;
+    if (!this.complete) return false;
     const known = sections.flatMap((section) => [...this.merged.sections[section].keys()]);
     const hint = closestName(name, known);
     const noun = sections.map((s) => s.replace(/s$/, '').replace(/ie$/, 'y')).join(' or ');

@@ -20,7 +20,7 @@ export function checkInfrastructure(ctx: CheckContext): void {
   }
   const brokers = ctx.merged.sections.brokers;
   const defaultBroker = ctx.merged.settings.defaults.get('broker');
-  if (brokers.size > 1 && !defaultBroker) {
+  if (brokers.size > 1 && !defaultBroker && ctx.complete) {
     for (const section of ['topics', 'queues'] as const) {
       for (const entry of ctx.sound(section)) {
         if (entry.spec['broker'] === undefined) ctx.report('EDA_MISSING_KEY', `${section.slice(0, -1)} "${entry.name}" names no broker and there are several: add \`broker:\` or \`defaults.broker\``, entry, [], 'key');

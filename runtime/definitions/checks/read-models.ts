@@ -10,12 +10,13 @@ export function checkReadModels(ctx: CheckContext): void {
   for (const query of ctx.sound('queries')) checkQuery(ctx, query);
 }
 
-function columnsOf(projection: Entry): string[] {
-  return isObject(projection.spec['columns']) ? Object.keys(projection.spec['columns']) : [];
+/** The declared columns, or undefined when there is no `columns` mapping (reported by the structure check). */
+function columnsOf(projection: Entry): string[] | undefined {
+  return isObject(projection.spec['columns']) ? Object.keys(projection.spec['columns']) : undefined;
 }
 
-function expectColumn(ctx: CheckContext, entry: Entry, columns: string[], column: string, path: Path, target: 'key' | 'value', table: string): void {
-  if (columns.includes(column)) return;
+function expectColumn(ctx: CheckContext, entry: Entry, columns: string[] | undefined, column: string, path: Path, target: 'key' | 'value', table: string): void {
+  if (columns === undefined || columns.includes(column)) return;
   const hint = closestName(column, columns);
   ctx.report('EDA_UNKNOWN_COLUMN', `"${column}" is not a column of ${table}${hint ? ` — did you mean "${hint}"?` : ` (columns: ${columns.join(', ')})`}`, entry, path, target);
 }

@@ -50,7 +50,8 @@ function checkSend(ctx: CheckContext, saga: Entry, send: unknown, path: Path): v
 }
 
 function checkMachine(ctx: CheckContext, saga: Entry, machine: Record<string, unknown>): void {
-  const states = isObject(machine['states']) ? machine['states'] : {};
+  if (!isObject(machine['states'])) return; // no `states`: the structure check reported it; nothing to check against
+  const states = machine['states'];
   const names = Object.keys(states);
   const expectState = (target: unknown, path: Path): void => {
     if (typeof target !== 'string' || names.includes(target)) return;

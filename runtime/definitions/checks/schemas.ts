@@ -22,10 +22,7 @@ type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null }
  * no version breaks the previous one without an upcast.
  */
 export async function checkMessageSchemas(ctx: CheckContext, refs: RefContext): Promise<ResolvedSchemas> {
-  // addUsedSchema: false — users' schemas may carry an $id, and each is compiled on its own.
-  // validateSchema: false — each schema is checked against the meta-schema just before, with located errors.
-  // optimize: false — these validators run a few examples once; ajv's code optimisation costs more than it saves.
-  const ajv = createMessageAjv({ addUsedSchema: false, validateSchema: false, code: { optimize: false } });
+  const ajv = messageAjv();
   const events = new Map<string, EventVersion[]>();
   const commands = new Map<string, CommandModel>();
   for (const event of ctx.sound('events')) events.set(event.name, await checkEvent(ctx, refs, ajv, event));
@@ -87,21 +84,78 @@ function checkUpcastDeclaration(ctx: CheckContext, event: Entry, number: number,
   }
 }
 
+let sharedAjv: Ajv2020 | undefined;
+
+/** One ajv per process: compiling its meta-schema is a good part of a load's time. */
+function messageAjv(): Ajv2020 {
+  // addUsedSchema: false — users' schemas may carry an $id, and each is compiled on its own.
+  // validateSchema: false — each schema is checked against the meta-schema just before, with located errors.
+  // optimize: false — these validators run a few examples once; ajv's code optimisation costs more than it saves.
+  sharedAjv ??= createMessageAjv({ addUsedSchema: false, validateSchema: false, code: { optimize: false } });
+  return sharedAjv;
+}
+
+/** What checking and compiling one schema gave: meta-schema errors, a compile error, or the validator. */
+type Compiled = { readonly metaErrors: readonly ErrorObject[] } | { readonly thrown: string; readonly at: Path } | { readonly validate: Validate };
+
+/**
+ * Compiled schemas by their JSON text, so loading the same definitions again (watch mode, tests) does not
+ * compile every schema again. Least recently used entries go first once the cache is full.
+ */
+const compiledSchemas = new Map<string, Compiled>();
+const MAX_COMPILED_SCHEMAS = 2_000;
+
+function compiled(ajv: Ajv2020, schema: unknown): Compiled {
+  const key = String(JSON.stringify(schema));
+  const cached = compiledSchemas.get(key);
+  if (cached) {
+    compiledSchemas.delete(key);
+    compiledSchemas.set(key, cached);
+    return cached;
+  }
+  const result = compile(ajv, schema);
+  compiledSchemas.set(key, result);
+  if (compiledSchemas.size > MAX_COMPILED_SCHEMAS) compiledSchemas.delete(compiledSchemas.keys().next().value!);
+  return result;
+}
+
+function compile(ajv: Ajv2020, schema: unknown): Compiled {
+  try {
+    if (!ajv.validateSchema(schema as object)) return { metaErrors: [...(ajv.errors ?? [])] };
+  } catch (error) {
+    // A `$schema` naming a meta-schema ajv does not know (draft-07...).
+    return { thrown: `${(error as Error).message} (edaflow reads JSON Schema draft 2020-12: omit \`$schema\` or use https://json-schema.org/draft/2020-12/schema)`, at: ['$schema'] };
+  }
+  try {
+    const validate = ajv.compile(schema as object) as Validate;
+    // The validator stays usable; ajv's own cache would otherwise keep every schema object of every load.
+    if (schema !== null && typeof schema === 'object') ajv.removeSchema(schema);
+    return { validate };
+  } catch (error) {
+    return { thrown: (error as Error).message, at: [] };
+  }
+}
+
 function compileSchema(ctx: CheckContext, ajv: Ajv2020, entry: Entry, schema: unknown, origin: SchemaOrigin): Validate | undefined {
-  if (!ajv.validateSchema(schema as object)) {
-    for (const error of firstPerPlace(relevantErrors(ajv.errors ?? []))) {
+  if (schema === undefined) return undefined; // no `schema`: the structure check reported the missing key
+  const result = compiled(ajv, schema);
+  if ('metaErrors' in result) {
+    for (const error of firstPerPlace(relevantErrors(result.metaErrors))) {
       const at = locateInSchema(origin, parseJsonPointer(error.instancePath));
       const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
-      ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${error.instancePath || 'the schema'} ${error.message ?? ''}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''}`, at);
+      // Name the keyword or property, not the whole pointer: the location shows where it is, and a schema
+      // shared through an alias then gives one message at one place, not one per use.
+      const last = parseJsonPointer(error.instancePath).pop();
+      const subject = last === undefined ? 'the schema' : /^\d+$/.test(last) ? `item ${last}` : `"${last}"`;
+      ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${subject} ${error.message ?? ''}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''}`, at);
     }
     return undefined;
   }
-  try {
-    return ajv.compile(schema as object) as Validate;
-  } catch (error) {
-    ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${(error as Error).message}`, locateInSchema(origin, []));
+  if ('thrown' in result) {
+    ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${result.thrown}`, locateInSchema(origin, result.at));
     return undefined;
   }
+  return result.validate;
 }
 
 function checkExamples(ctx: CheckContext, entry: Entry, validate: Validate, examples: unknown, path: Path): void {

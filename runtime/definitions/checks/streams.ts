@@ -5,10 +5,12 @@ const WINDOW_KINDS = ['tumbling', 'hopping', 'session'] as const;
 export function checkStreams(ctx: CheckContext): void {
   for (const stream of ctx.sound('streams')) {
     const forms = [stream.spec['join'] !== undefined && 'join', stream.spec['aggregate'] !== undefined && 'aggregate', stream.spec['from'] !== undefined && 'from'].filter(Boolean);
-    if (forms.length !== 1) {
+    const filterWithoutFrom = stream.spec['filter'] !== undefined && stream.spec['from'] === undefined;
+    // With no form at all but a `filter`, the `filter` report below says what is missing: one mistake, one error.
+    if (forms.length > 1 || (forms.length === 0 && !filterWithoutFrom)) {
       ctx.report('EDA_STREAM_FORM', forms.length ? `stream "${stream.name}" has ${forms.join(' and ')}: keep exactly one` : `stream "${stream.name}" needs \`join\`, \`aggregate\`, or \`from\` with \`filter\``, stream, [], 'key');
     }
-    if (stream.spec['filter'] !== undefined && stream.spec['from'] === undefined) {
+    if (filterWithoutFrom) {
       ctx.report('EDA_STREAM_FORM', '`filter` applies to a `from` input; add `from: { event: ... }`', stream, ['filter'], 'key');
     }
     const aggregate = stream.spec['aggregate'];
