@@ -23,7 +23,7 @@ export function generateDefinitions(dir: string, size: Size): void {
     const commands: Record<string, unknown> = {};
     for (let i = start; i < Math.min(start + chunk, size.events); i++) events[`Event${i}`] = event(i);
     for (let i = start; i < Math.min(start + chunk, size.events); i++) {
-      if (sentCommands(size).has(i)) commands[`Command${i}`] = { schema: v1Schema(), examples: [v1Example(i)] };
+      if (sentCommands(size).has(i)) commands[`Command${i}`] = { schema: v1Schema(i), examples: [v1Example(i)] };
     }
     writeFileSync(join(dir, `events-${start}.yaml`), stringify({ events, commands }));
   }
@@ -46,28 +46,35 @@ function sentCommands(size: Size): Set<number> {
   return sent;
 }
 
-function v1Schema(): unknown {
+/** Every schema differs (a property of its own), as in a real project: nothing can be shared between them. */
+function v1Schema(i: number): unknown {
   return {
     type: 'object',
     required: ['id', 'amount', 'address'],
     additionalProperties: false,
-    properties: { id: { type: 'string' }, amount: { type: 'number', minimum: 0 }, address: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+    properties: {
+      id: { type: 'string' },
+      amount: { type: 'number', minimum: 0 },
+      address: { type: 'string' },
+      tags: { type: 'array', items: { type: 'string' } },
+      [`detail${i}`]: { type: 'string', maxLength: 100 + i },
+    },
   };
 }
 
 function v1Example(i: number): unknown {
-  return { id: `id-${i}`, amount: i, address: `${i} Main St` };
+  return { id: `id-${i}`, amount: i, address: `${i} Main St`, [`detail${i}`]: 'x' };
 }
 
 function event(i: number): unknown {
-  const versions: Record<string, unknown> = { 1: { schema: v1Schema(), examples: [v1Example(i)] } };
+  const versions: Record<string, unknown> = { 1: { schema: v1Schema(i), examples: [v1Example(i)] } };
   if (i % 5 === 0) {
     versions[2] = {
       schema: {
         type: 'object',
         required: ['id', 'amount', 'shippingAddress'],
         additionalProperties: false,
-        properties: { id: { type: 'string' }, amount: { type: 'number' }, shippingAddress: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+        properties: { id: { type: 'string' }, amount: { type: 'number' }, shippingAddress: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } }, [`detail${i}`]: { type: 'string', maxLength: 100 + i } },
       },
       upcast: { set: { shippingAddress: '{% address %}' }, remove: ['address'] },
     };

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { validateCommand } from './validate.js';
-import { codegenCommand } from './codegen.js';
-import { runCommand } from './run.js';
 import { VERSION } from './version.js';
+
+// Each command's module is imported only when that command runs: `validate` must not pay for loading
+// the code generator (json-schema-to-typescript) or the HTTP server, nor `--version` for any of them.
 
 /** The `edaflow` command line. Each subcommand lives in its own file and returns an exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -19,7 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('[dir]', 'definitions directory', 'definitions')
     .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'json', 'github']).default('pretty'))
     .action(async (dir: string, options: { format: 'pretty' | 'json' | 'github' }) => {
-      exitCode = await validateCommand(dir, options);
+      exitCode = await (await import('./validate.js')).validateCommand(dir, options);
     });
 
   program
@@ -29,7 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--out <dir>', 'output directory (default: <dir>/generated)')
     .option('--check', 'exit 1 when the generated files on disk are stale')
     .action(async (dir: string, options: { out?: string; check?: boolean }) => {
-      exitCode = await codegenCommand(dir, options);
+      exitCode = await (await import('./codegen.js')).codegenCommand(dir, options);
     });
 
   program
@@ -39,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--handlers <module>', 'module exporting the typed handlers (.ts or .js)')
     .option('--port <n>', 'HTTP port', '3000')
     .action(async (dir: string, options: { handlers?: string; port: string }) => {
-      exitCode = await runCommand(dir, options);
+      exitCode = await (await import('./run.js')).runCommand(dir, options);
     });
 
   try {

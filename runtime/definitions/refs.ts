@@ -96,12 +96,12 @@ export function resolveSchemaRefs(schema: unknown, file: SourceFile, path: Path,
 }
 
 /** The location of a path inside a resolved schema, following `$ref` substitutions into their files. */
-export function locateInSchema(origin: SchemaOrigin, schemaPath: Path): Location {
+export function locateInSchema(origin: SchemaOrigin, schemaPath: Path, target: 'key' | 'value' = 'value'): Location {
   let best: { at: Path; file: SourceFile } | undefined;
   for (const ref of origin.refs) {
     const isPrefix = ref.at.length <= schemaPath.length && ref.at.every((segment, i) => String(segment) === String(schemaPath[i]));
     if (isPrefix && (!best || ref.at.length > best.at.length)) best = ref;
   }
-  if (best) return locate(best.file, schemaPath.slice(best.at.length));
-  return locate(origin.file, [...origin.path, ...schemaPath]);
+  if (best) return locate(best.file, schemaPath.slice(best.at.length), target);
+  return locate(origin.file, [...origin.path, ...schemaPath], target);
 }

@@ -8,13 +8,14 @@ import type { Path } from '../source.js';
 import { CheckContext, isObject } from './context.js';
 import { breakingChanges } from './compatibility.js';
 import { relevantErrors } from '../structure.js';
+import { exampleValidator, type Validate } from './example-validator.js';
+import { lintSchema, type SchemaLint } from './schema-lint.js';
 
 export interface ResolvedSchemas {
   readonly events: Map<string, EventVersion[]>;
   readonly commands: Map<string, CommandModel>;
 }
 
-type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
 /**
  * Resolves every message schema's `$ref`s, checks that each is a valid JSON Schema, that versions run
@@ -29,7 +30,7 @@ export async function checkMessageSchemas(ctx: CheckContext, refs: RefContext): 
   for (const command of ctx.sound('commands')) {
     const { schema, origin } = resolveSchemaRefs(command.spec['schema'], command.origin.file, [...command.origin.path, 'schema'], refs);
     commands.set(command.name, { schema, schemaOrigin: origin });
-    const validate = compileSchema(ctx, ajv, command, schema, origin);
+    const validate = checkSchema(ctx, ajv, command, schema, origin);
     if (validate) checkExamples(ctx, command, validate, command.spec['examples'], ['examples']);
   }
   return { events, commands };
@@ -50,7 +51,7 @@ async function checkEvent(ctx: CheckContext, refs: RefContext, ajv: Ajv2020, eve
     const { schema, origin } = resolveSchemaRefs(spec['schema'], event.origin.file, [...event.origin.path, ...path, 'schema'], refs);
     const upcast = isObject(spec['upcast']) ? (spec['upcast'] as Upcast) : undefined;
     versions.push({ version: number, schema, schemaOrigin: origin, examples: Array.isArray(spec['examples']) ? spec['examples'] : [], ...(upcast ? { upcast } : {}) });
-    const validate = compileSchema(ctx, ajv, event, schema, origin);
+    const validate = checkSchema(ctx, ajv, event, schema, origin);
     validators.set(number, validate);
     if (validate) checkExamples(ctx, event, validate, spec['examples'], [...path, 'examples']);
     checkUpcastDeclaration(ctx, event, number, upcast, schema, path);
@@ -86,59 +87,62 @@ function checkUpcastDeclaration(ctx: CheckContext, event: Entry, number: number,
 
 let sharedAjv: Ajv2020 | undefined;
 
-/** One ajv per process: compiling its meta-schema is a good part of a load's time. */
+/** One ajv per process, for its meta-schema validator (user schemas are not compiled here; see `compile`). */
 function messageAjv(): Ajv2020 {
-  // addUsedSchema: false — users' schemas may carry an $id, and each is compiled on its own.
-  // validateSchema: false — each schema is checked against the meta-schema just before, with located errors.
-  // optimize: false — these validators run a few examples once; ajv's code optimisation costs more than it saves.
-  sharedAjv ??= createMessageAjv({ addUsedSchema: false, validateSchema: false, code: { optimize: false } });
+  sharedAjv ??= createMessageAjv({ addUsedSchema: false });
   return sharedAjv;
 }
 
-/** What checking and compiling one schema gave: meta-schema errors, a compile error, or the validator. */
-type Compiled = { readonly metaErrors: readonly ErrorObject[] } | { readonly thrown: string; readonly at: Path } | { readonly validate: Validate };
+/** What checking one schema gave: meta-schema errors, strict-mode problems, or a validator for its examples. */
+type Compiled =
+  | { readonly metaErrors: readonly ErrorObject[] }
+  | { readonly thrown: string; readonly at: Path }
+  | { readonly lint: readonly SchemaLint[] }
+  | { readonly validate: Validate };
 
 /**
- * Compiled schemas by their JSON text, so loading the same definitions again (watch mode, tests) does not
- * compile every schema again. Least recently used entries go first once the cache is full.
+ * Checked schemas by their JSON text, so loading the same definitions again (watch mode, tests) does not
+ * check every schema again. Least recently used entries go first once the cache is full.
  */
-const compiledSchemas = new Map<string, Compiled>();
-const MAX_COMPILED_SCHEMAS = 2_000;
+const checkedSchemas = new Map<string, Compiled>();
+const MAX_CHECKED_SCHEMAS = 2_000;
 
-function compiled(ajv: Ajv2020, schema: unknown): Compiled {
+function checked(ajv: Ajv2020, schema: unknown): Compiled {
   const key = String(JSON.stringify(schema));
-  const cached = compiledSchemas.get(key);
+  const cached = checkedSchemas.get(key);
   if (cached) {
-    compiledSchemas.delete(key);
-    compiledSchemas.set(key, cached);
+    checkedSchemas.delete(key);
+    checkedSchemas.set(key, cached);
     return cached;
   }
-  const result = compile(ajv, schema);
-  compiledSchemas.set(key, result);
-  if (compiledSchemas.size > MAX_COMPILED_SCHEMAS) compiledSchemas.delete(compiledSchemas.keys().next().value!);
+  const result = check(ajv, schema);
+  checkedSchemas.set(key, result);
+  if (checkedSchemas.size > MAX_CHECKED_SCHEMAS) checkedSchemas.delete(checkedSchemas.keys().next().value!);
   return result;
 }
 
-function compile(ajv: Ajv2020, schema: unknown): Compiled {
+function check(ajv: Ajv2020, schema: unknown): Compiled {
   try {
     if (!ajv.validateSchema(schema as object)) return { metaErrors: [...(ajv.errors ?? [])] };
   } catch (error) {
     // A `$schema` naming a meta-schema ajv does not know (draft-07...).
     return { thrown: `${(error as Error).message} (edaflow reads JSON Schema draft 2020-12: omit \`$schema\` or use https://json-schema.org/draft/2020-12/schema)`, at: ['$schema'] };
   }
+  // Not ajv.compile: compiling hundreds of schemas would be most of `validate`'s time (bench/validate.ts).
+  // The meta-schema above, the strict-mode lint and an interpreting validator for the examples check the
+  // same things; the runtime and codegen compile with ajv.
+  const lint = lintSchema(schema);
+  if (lint.length) return { lint };
   try {
-    const validate = ajv.compile(schema as object) as Validate;
-    // The validator stays usable; ajv's own cache would otherwise keep every schema object of every load.
-    if (schema !== null && typeof schema === 'object') ajv.removeSchema(schema);
-    return { validate };
+    return { validate: exampleValidator(schema) };
   } catch (error) {
     return { thrown: (error as Error).message, at: [] };
   }
 }
 
-function compileSchema(ctx: CheckContext, ajv: Ajv2020, entry: Entry, schema: unknown, origin: SchemaOrigin): Validate | undefined {
+function checkSchema(ctx: CheckContext, ajv: Ajv2020, entry: Entry, schema: unknown, origin: SchemaOrigin): Validate | undefined {
   if (schema === undefined) return undefined; // no `schema`: the structure check reported the missing key
-  const result = compiled(ajv, schema);
+  const result = checked(ajv, schema);
   if ('metaErrors' in result) {
     for (const error of firstPerPlace(relevantErrors(result.metaErrors))) {
       const at = locateInSchema(origin, parseJsonPointer(error.instancePath));
@@ -149,6 +153,10 @@ function compileSchema(ctx: CheckContext, ajv: Ajv2020, entry: Entry, schema: un
       const subject = last === undefined ? 'the schema' : /^\d+$/.test(last) ? `item ${last}` : `"${last}"`;
       ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${subject} ${error.message ?? ''}${allowed ? `: ${allowed.map((v) => JSON.stringify(v)).join(', ')}` : ''}`, at);
     }
+    return undefined;
+  }
+  if ('lint' in result) {
+    for (const problem of result.lint) ctx.diagnostics.add('EDA_INVALID_SCHEMA', `invalid JSON Schema: ${problem.message}`, locateInSchema(origin, problem.path, problem.target));
     return undefined;
   }
   if ('thrown' in result) {
