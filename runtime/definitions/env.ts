@@ -1,6 +1,6 @@
 import { visit, type Scalar } from 'yaml';
 import type { DiagnosticBag } from './diagnostics.js';
-import { nodeLocation, type SourceFile } from './source.js';
+import { nodeLocation, type Path, type SourceFile } from './source.js';
 
 export type EnvMode = 'run' | 'validate';
 
@@ -24,6 +24,31 @@ export function substituteEnvironment(file: SourceFile, env: NodeJS.ProcessEnv, 
       }, env);
     },
   });
+}
+
+/**
+ * The same substitution over parsed data (the fast path of load.ts), in place; each problem is reported
+ * with the path of the value (or key) it was found in.
+ */
+export function substituteInData(data: unknown, env: NodeJS.ProcessEnv, report: (problem: 'syntax' | 'unset', message: string, path: Path, target: 'key' | 'value') => void): unknown {
+  // In place: the data was just parsed and belongs to the caller; copying 600 KB of it would cost more.
+  const walk = (value: unknown, path: Path): unknown => {
+    if (typeof value === 'string') return value.includes('$') ? expand(value, (problem, message) => report(problem, message, path, 'value'), env) : value;
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => (value[index] = walk(item, [...path, index])));
+      return value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    const object = value as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      const child = walk(object[key], [...path, key]);
+      const name = key.includes('$') ? expand(key, (problem, message) => report(problem, message, [...path, key], 'key'), env) : key;
+      if (name !== key) delete object[key];
+      object[name] = child;
+    }
+    return object;
+  };
+  return walk(data, []);
 }
 
 export function expand(value: string, report: (problem: 'syntax' | 'unset', message: string) => void, env: NodeJS.ProcessEnv): string {

@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { DiagnosticBag, type Diagnostic } from './diagnostics.js';
-import { substituteEnvironment, type EnvMode } from './env.js';
+import { substituteEnvironment, substituteInData, type EnvMode } from './env.js';
+import { fastParse } from './fast-yaml.js';
 import { checkExpressions } from './expressions.js';
 import { diskFileSystem, displayPath, type DefinitionsFileSystem } from './files.js';
 import { emptyMerged, mergeFile, type Merged } from './merge.js';
 import { buildDefinitions } from './normalize.js';
 import type { Definitions } from './model.js';
 import type { RefContext } from './refs.js';
-import { fileData, parseSource, type SourceFile } from './source.js';
+import { fileData, lazySource, locate, parseSource, type SourceFile } from './source.js';
 import { checkStructure } from './structure.js';
 import { CheckContext } from './checks/context.js';
 import { checkInfrastructure } from './checks/infrastructure.js';
@@ -60,19 +61,13 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
     } catch (error) {
       return unusable(`cannot read ${show(path)}: ${(error as Error).message}`);
     }
-    const file = parseSource(path, show(path), text, diagnostics);
-    files.push(file);
-    if (file.document.errors.length) {
+    const read = readFile(path, show(path), text, options.env ?? process.env, options.mode ?? 'validate', diagnostics);
+    files.push(read.file);
+    if (read.data === undefined) {
       complete = false;
       continue;
     }
-    substituteEnvironment(file, options.env ?? process.env, options.mode ?? 'validate', diagnostics);
-    const expanded = fileData(file, diagnostics);
-    if (!expanded) {
-      complete = false;
-      continue;
-    }
-    const { data } = expanded;
+    const { file, data } = read;
     const problems = checkStructure(file, data, diagnostics);
     checkExpressions(file, data, diagnostics);
     if (!mergeFile(merged, file, data, problems, diagnostics)) complete = false;
@@ -95,6 +90,29 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
   function unusable(message: string): LoadResult {
     return { definitions: undefined, diagnostics: [], errorCount: 0, files: [], unusable: message };
   }
+}
+
+/**
+ * Parses one file and expands its `${VAR}`s. The fast parser reads well-formed files; anything it
+ * refuses (a syntax error, a duplicate key...) is read by the full parser, which reports it where it is.
+ * `data` is undefined when the file cannot be read whole.
+ */
+function readFile(path: string, shown: string, text: string, env: NodeJS.ProcessEnv, mode: EnvMode, diagnostics: DiagnosticBag): { file: SourceFile; data: unknown } {
+  const fast = fastParse(text);
+  if (fast) {
+    const file = lazySource(path, shown, text);
+    const data = substituteInData(fast.data, env, (problem, message, at, target) => {
+      const where = locate(file, at, target);
+      if (problem === 'syntax') diagnostics.add('EDA_ENV_SYNTAX', message, where);
+      else if (mode === 'run') diagnostics.add('EDA_ENV_UNSET', message, where);
+      else diagnostics.warn('EDA_ENV_UNSET', message, where);
+    });
+    return { file, data };
+  }
+  const file = parseSource(path, shown, text, diagnostics);
+  if (file.document.errors.length) return { file, data: undefined };
+  substituteEnvironment(file, env, mode, diagnostics);
+  return { file, data: fileData(file, diagnostics)?.data };
 }
 
 function withoutEchoesOfUnsetVariables(diagnostics: readonly Diagnostic[]): Diagnostic[] {

@@ -46,6 +46,23 @@ function parseText(text: string): { readonly document: Document.Parsed; readonly
   return { document, lines };
 }
 
+/** A source whose YAML document is parsed only when something needs to point into it. */
+export function lazySource(absolutePath: string, displayPath: string, text: string): SourceFile {
+  let parsed: ReturnType<typeof parseText> | undefined;
+  const get = (): ReturnType<typeof parseText> => (parsed ??= parseText(text));
+  return {
+    absolutePath,
+    displayPath,
+    text,
+    get document() {
+      return get().document;
+    },
+    get lines() {
+      return get().lines;
+    },
+  };
+}
+
 export function parseSource(absolutePath: string, displayPath: string, text: string, diagnostics: DiagnosticBag): SourceFile {
   const { document, lines } = parseText(text);
   const file: SourceFile = { displayPath, absolutePath, text, document, lines };
