@@ -1,8 +1,7 @@
-import type { Definitions, Document } from '../runtime/definitions/model.js';
-import { asList } from '../runtime/definitions/model.js';
+import type { Definitions } from '../runtime/definitions/model.js';
+import { CODE_KIND_NOUN, typedCodeUses, type CodeUse } from '../runtime/definitions/typed-code.js';
 import { EdaflowError } from '../runtime/errors/index.js';
 import { messageTypeName, NameTable, typeName } from './names.js';
-import { listing } from './text.js';
 
 /**
  * What the generators need from the definitions, resolved once: every message with its type names,
@@ -72,14 +71,6 @@ const SUFFIX: Record<CodeKind, string> = {
   queryHandler: 'QueryHandler',
 };
 
-const KIND_NOUN: Record<CodeKind, string> = {
-  handler: 'a handler',
-  activity: 'a saga activity',
-  upcaster: 'an upcaster',
-  projectionHook: 'a projection hook',
-  decider: 'an aggregate decider',
-  queryHandler: 'a query function',
-};
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)].sort();
@@ -88,10 +79,6 @@ const sortedUnique = (values: Iterable<string>): string[] => [...new Set(values)
 export function planCode(definitions: Definitions): CodegenPlan {
   const problems: string[] = [];
   const names = new NameTable(problems);
-
-  for (const name of definitions.events.keys()) {
-    if (definitions.commands.has(name)) problems.push(`"${name}" is both an event and a command: a handler's \`on\` could not tell them apart; rename one`);
-  }
 
   const events = [...definitions.events.values()].map((event): PlannedEvent => {
     const base = messageTypeName(event.name);
@@ -111,8 +98,8 @@ export function planCode(definitions: Definitions): CodegenPlan {
     return { name: command.name, typeName: base, schema: command.schema, description: command.spec.description };
   }).sort(byName);
 
-  const code = collectCode(definitions, problems);
-  for (const item of code) names.claim(item.typeName, `${KIND_NOUN[item.kind]} named ${item.name}`);
+  const code = collectCode(definitions);
+  for (const item of code) names.claim(item.typeName, `${CODE_KIND_NOUN[item.kind]} named ${item.name}`);
 
   const queries = [...definitions.queries.values()].map((query): PlannedQuery => ({
     name: query.name,
@@ -132,65 +119,19 @@ export function throwIfProblems(problems: readonly string[]): void {
   throw new EdaflowError('EDA_DEFINITIONS_INVALID', `codegen cannot name everything the definitions declare:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems: [...problems] } });
 }
 
-interface CodeUse {
-  kind: CodeKind;
-  where: string;
-  on: string[];
-  emits: string[];
-  sends: string[];
-  description?: string | undefined;
-  upcast?: { event: string; from: string; to: string; version: number };
-}
-
-/** Every name the definitions give to typed code, merged per name; a name used for two kinds of function is a problem. */
-function collectCode(definitions: Definitions, problems: string[]): PlannedCode[] {
+/** Every name the definitions give to typed code, merged per name. */
+function collectCode(definitions: Definitions): PlannedCode[] {
   const uses = new Map<string, CodeUse[]>();
-  const use = (name: string, item: CodeUse): void => {
-    const list = uses.get(name) ?? [];
-    list.push(item);
-    uses.set(name, list);
+  for (const use of typedCodeUses(definitions)) uses.set(use.name, [...(uses.get(use.name) ?? []), use]);
+  const upcastTypes = (use: CodeUse): { event: string; from: string; to: string; version: number } => {
+    const base = messageTypeName(use.upcast!.event);
+    return { event: use.upcast!.event, from: `${base}V${use.upcast!.version - 1}`, to: `${base}V${use.upcast!.version}`, version: use.upcast!.version };
   };
-  const eventTypes = new Map([...definitions.events.values()].map((event) => [event.name, messageTypeName(event.name)]));
-
-  for (const handler of definitions.handlers.values()) {
-    const spec = handler.spec;
-    use(handler.name, { kind: 'handler', where: `handlers.${handler.name}`, on: asList(spec.on), emits: spec.emits ?? [], sends: spec.sends ?? [], description: spec.description });
-  }
-  for (const saga of definitions.sagas.values()) {
-    for (const { name, where } of sagaActivities(saga.name, saga.spec)) use(name, { kind: 'activity', where, on: [], emits: [], sends: [] });
-  }
-  for (const event of definitions.events.values()) {
-    for (const version of event.versions) {
-      const handler = version.upcast?.handler;
-      if (handler === undefined) continue;
-      const base = eventTypes.get(event.name)!;
-      use(handler, {
-        kind: 'upcaster', where: `events.${event.name}.versions.${version.version}.upcast`, on: [], emits: [], sends: [],
-        upcast: { event: event.name, from: `${base}V${version.version - 1}`, to: `${base}V${version.version}`, version: version.version },
-      });
-    }
-  }
-  for (const projection of definitions.projections.values()) {
-    if (projection.spec.handler !== undefined) use(projection.spec.handler, { kind: 'projectionHook', where: projection.name, on: Object.keys(projection.spec.on), emits: [], sends: [] });
-  }
-  for (const aggregate of definitions.aggregates.values()) {
-    const evolved = Object.keys(aggregate.spec.evolve ?? {});
-    for (const [command, decision] of Object.entries(aggregate.spec.handle)) {
-      if (decision?.handler !== undefined) use(decision.handler, { kind: 'decider', where: aggregate.name, on: [command], emits: evolved, sends: [] });
-    }
-  }
-  for (const query of definitions.queries.values()) {
-    if (query.spec.handler !== undefined) use(query.spec.handler, { kind: 'queryHandler', where: query.name, on: [], emits: [], sends: [] });
-  }
 
   const planned: PlannedCode[] = [];
   for (const [name, list] of uses) {
-    const kinds = sortedUnique(list.map((item) => item.kind)) as CodeKind[];
-    if (kinds.length > 1) {
-      problems.push(`"${name}" names ${listingOf(list)}: one function cannot have all those signatures; give each its own name`);
-      continue;
-    }
-    const kind = kinds[0]!;
+    // One kind per name, one version per upcaster: the loader refuses anything else (typed-code.ts).
+    const kind = list[0]!.kind;
     const first = list[0]!;
     const typeNameOf = `${typeName(name)}${SUFFIX[kind]}`;
     const where = sortedUnique(list.map((item) => item.where));
@@ -202,11 +143,7 @@ function collectCode(definitions: Definitions, problems: string[]): PlannedCode[
         planned.push({ kind, name, typeName: typeNameOf, usedBy: where });
         break;
       case 'upcaster':
-        if (list.length > 1) {
-          problems.push(`"${name}" upcasts ${listing(where)}: each upcaster turns one version into the next; give each its own name`);
-          continue;
-        }
-        planned.push({ kind, name, typeName: typeNameOf, ...first.upcast! });
+        planned.push({ kind, name, typeName: typeNameOf, ...upcastTypes(first) });
         break;
       case 'projectionHook':
         planned.push({ kind, name, typeName: typeNameOf, projections: where, events: sortedUnique(list.flatMap((item) => item.on)) });
@@ -222,38 +159,6 @@ function collectCode(definitions: Definitions, problems: string[]): PlannedCode[
   return planned.sort(byName);
 }
 
-function listingOf(list: readonly CodeUse[]): string {
-  return listing(sortedUnique(list.map((item) => `${KIND_NOUN[item.kind]} (${item.where})`)));
-}
-
-type SagaAction = { invoke?: string };
-
-/** `invoke` names in a saga: steps and their compensations, and machine actions (entry, exit, transitions). */
-function sagaActivities(saga: string, spec: Document.SagaDefinition): { name: string; where: string }[] {
-  const found: { name: string; where: string }[] = [];
-  for (const step of spec.steps ?? []) {
-    if (step.invoke !== undefined) found.push({ name: step.invoke, where: `sagas.${saga} step ${step.name}` });
-    if (step.compensate?.invoke !== undefined) found.push({ name: step.compensate.invoke, where: `sagas.${saga} step ${step.name} (compensation)` });
-  }
-  const fromActions = (actions: readonly SagaAction[] | undefined, where: string): void => {
-    for (const action of actions ?? []) if (action.invoke !== undefined) found.push({ name: action.invoke, where });
-  };
-  const fromTransition = (transition: unknown, where: string): void => {
-    for (const item of Array.isArray(transition) ? transition : [transition]) {
-      if (item !== null && typeof item === 'object') fromActions((item as { actions?: SagaAction[] }).actions, where);
-    }
-  };
-  for (const [stateName, state] of Object.entries(spec.machine?.states ?? {})) {
-    if (!state) continue;
-    const where = `sagas.${saga} state ${stateName}`;
-    fromActions(state.entry, where);
-    fromActions(state.exit, where);
-    for (const transition of Object.values(state.on ?? {})) fromTransition(transition, where);
-    for (const transition of Object.values(state.after ?? {})) fromTransition(transition, where);
-    fromTransition(state.always, where);
-  }
-  return found;
-}
 
 /** `params.x` (or params.`x y`) inside the "{% %}" expressions of a `where` template. */
 export function paramsIn(template: unknown): string[] {

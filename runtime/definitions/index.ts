@@ -7,3 +7,4 @@ export { definitionsFileSchema, SECTION_NAMES } from './spec/index.js';
 export type { Diagnostic, Location, Severity } from './diagnostics.js';
 export type * from './model.js';
 export { IMPLICIT_BROKER, asList } from './model.js';
+export { typedCodeUses, CODE_KIND_NOUN, type CodeKind, type CodeUse } from './typed-code.js';

@@ -7,6 +7,7 @@ import { diskFileSystem, displayPath, type DefinitionsFileSystem } from './files
 import { emptyMerged, mergeFile, type Merged } from './merge.js';
 import { buildDefinitions } from './normalize.js';
 import type { Definitions } from './model.js';
+import { checkTypedCode } from './typed-code.js';
 import type { RefContext } from './refs.js';
 import { fileData, lazySource, locate, parseSource, type SourceFile } from './source.js';
 import { checkStructure } from './structure.js';
@@ -83,8 +84,14 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
   const schemas = await checkMessageSchemas(context, refs);
 
   // validate: a value whose variable is unset (a warning) yields follow-on errors at the same place; those are noise.
-  const errorCount = withoutEchoesOfUnsetVariables(diagnostics.items).filter((d) => d.severity === 'error').length;
-  const definitions = errorCount === 0 ? buildDefinitions(root, files, merged as Merged, schemas) : undefined;
+  let errorCount = withoutEchoesOfUnsetVariables(diagnostics.items).filter((d) => d.severity === 'error').length;
+  let definitions = errorCount === 0 ? buildDefinitions(root, files, merged as Merged, schemas) : undefined;
+  if (definitions) {
+    // Checks that read the whole model (the names of typed code across sections).
+    checkTypedCode(definitions, diagnostics);
+    errorCount = diagnostics.errorCount;
+    if (errorCount) definitions = undefined;
+  }
   return { definitions, diagnostics: withoutEchoesOfUnsetVariables(diagnostics.sorted()), errorCount, files };
 
   function unusable(message: string): LoadResult {

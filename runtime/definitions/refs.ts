@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { DiagnosticBag, Location } from './diagnostics.js';
 import { fileData, locate, parseSource, type Path, type SourceFile } from './source.js';

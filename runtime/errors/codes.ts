@@ -63,7 +63,7 @@ export const DIAGNOSTIC_CODES = {
   EDA_HANDLE_FORM: spec('A command handler in an aggregate uses either `handler` (code) or `emit`, not both, and needs one.'),
   EDA_PROJECTION_OPERATION: spec('A projection reaction must do exactly one of `upsert`, `update` or `delete`.'),
   EDA_UPCAST_FORM: spec('An upcast uses either `handler` or `set`/`remove`, not both.'),
-  EDA_NO_DATABASE: spec('A `postgres` broker needs a database store.'),
+  EDA_CODE_NAME_CONFLICT: spec('One name is given to typed functions that need different signatures.'),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Errors raised by the running engine, the CLI and the HTTP API. */

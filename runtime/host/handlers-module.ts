@@ -3,41 +3,16 @@ import { resolve } from 'node:path';
 import { EdaflowError } from '../errors/index.js';
 import type { Definitions } from '../definitions/index.js';
 import { isObject } from '../definitions/checks/context.js';
+import { typedCodeUses } from '../definitions/typed-code.js';
 
 /** A loaded handlers module: typed functions by the names the definitions use. */
 export type HandlerFunctions = Readonly<Record<string, (...args: never[]) => unknown>>;
 
-/** Every name of typed code the definitions refer to, with where it is used. */
+/** Every name of typed code the definitions refer to, with where it is first used. */
 export function requiredFunctions(definitions: Definitions): Map<string, string> {
   const names = new Map<string, string>();
-  const need = (name: unknown, usage: string): void => {
-    if (typeof name === 'string' && !names.has(name)) names.set(name, usage);
-  };
-  for (const handler of definitions.handlers.values()) need(handler.name, `handler ${handler.name}`);
-  for (const event of definitions.events.values()) for (const version of event.versions) need(version.upcast?.handler, `upcast of ${event.name} v${version.version}`);
-  for (const aggregate of definitions.aggregates.values()) {
-    for (const [command, decision] of Object.entries(aggregate.spec.handle)) need(decision?.handler, `aggregate ${aggregate.name}, ${command}`);
-  }
-  for (const projection of definitions.projections.values()) need(projection.spec.handler, `projection ${projection.name}`);
-  for (const query of definitions.queries.values()) need(query.spec.handler, `query ${query.name}`);
-  for (const saga of definitions.sagas.values()) {
-    for (const step of saga.spec.steps ?? []) {
-      need(step.invoke, `saga ${saga.name}, step ${step.name}`);
-      need(step.compensate?.invoke, `saga ${saga.name}, compensation of ${step.name}`);
-    }
-    collectMachineInvokes(saga.spec.machine, (name) => need(name, `saga ${saga.name}`));
-  }
+  for (const use of typedCodeUses(definitions)) if (!names.has(use.name)) names.set(use.name, use.where);
   return names;
-}
-
-function collectMachineInvokes(node: unknown, found: (name: string) => void): void {
-  if (Array.isArray(node)) node.forEach((item) => collectMachineInvokes(item, found));
-  else if (isObject(node)) {
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'invoke' && typeof value === 'string') found(value);
-      else collectMachineInvokes(value, found);
-    }
-  }
 }
 
 /**

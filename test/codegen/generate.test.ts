@@ -81,23 +81,6 @@ describe('generateCode', () => {
     expect(ping({ id: 'p', at: 'yesterday' })).toBe(false);
   });
 
-  it('refuses a name that is both an event and a command', async () => {
-    const message = await generationError(`edaflow: 1\ntopics: { t: {} }\nevents:\n${EVENT('Ping')}commands:\n  Ping: { schema: { type: object } }\n`);
-    expect(message).toContain('"Ping" is both an event and a command');
-  });
-
-  it('refuses one function name for two kinds of function', async () => {
-    const message = await generationError(`edaflow: 1
-topics: { t: {} }
-events:
-${EVENT('Started')}handlers:
-  work: { on: Started }
-sagas:
-  S: { startedBy: Started, steps: [{ name: a, invoke: work }] }
-`);
-    expect(message).toContain('"work" names a handler (handlers.work) and a saga activity (sagas.S step a)');
-  });
-
   it('refuses two messages whose type names collide', async () => {
     const message = await generationError(`edaflow: 1\ntopics: { t: {} }\nevents:\n${EVENT('Paid')}${EVENT('PaidV1')}`);
     expect(message).toContain('the generated name PaidV1 would stand for both version 1 of event Paid and event PaidV1');
