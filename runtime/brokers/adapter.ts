@@ -1,0 +1,137 @@
+import type { Envelope, Headers } from '../envelope/index.js';
+import type { RetryPolicy } from '../definitions/index.js';
+
+/**
+ * The one interface every broker implements (one file per broker beside this one). An adapter moves
+ * bytes and settles deliveries; everything else — decoding, validation, upcasting, dedup, the handler,
+ * the retry decision, dead-lettering — is the shared consumer pipeline (runtime/pipeline), so every
+ * broker behaves the same and one conformance suite tests them all.
+ */
+export interface BrokerAdapter {
+  /** The broker's name in the definitions. */
+  readonly name: string;
+  readonly capabilities: BrokerCapabilities;
+  /** Connects; throws an EdaflowError naming the server and what failed when it cannot. */
+  connect(): Promise<void>;
+  /**
+   * Creates the topics, queues, dead-letter destinations and consumer groups of `topology` when
+   * missing (idempotently). A conflicting existing setting is an EDA_PROVISION_CONFLICT error, never
+   * a silent change.
+   */
+  provision(topology: Topology): Promise<void>;
+  /** Publishes in order; resolves once the broker has acknowledged every message (durably). */
+  publish(destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<void>;
+  /**
+   * Starts consuming. `deliver` is called for each delivery and must settle it (ack, retry or
+   * deadLetter) before it resolves. The adapter keeps at most `prefetch` unsettled deliveries, runs up
+   * to `concurrency` at once, and never runs two deliveries with the same key at once on a topic.
+   */
+  subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription>;
+  /** Dead-letter operations (`edaflow dlq ...`). */
+  readonly deadLetters: DeadLetterOperations;
+  /** Stops every subscription (waiting for in-flight deliveries) and disconnects. */
+  close(): Promise<void>;
+}
+
+export interface BrokerCapabilities {
+  /** Header prefix of CloudEvents attributes in binary mode (`ce_` Kafka, `cloudEvents:` AMQP, `ce-` others). */
+  readonly headerPrefix: string;
+  /** Publish/subscribe destinations with consumer groups. False for SQS: topics are a validation error there. */
+  readonly topics: boolean;
+  /** Whether `retry(delay)` is carried out by the broker itself (true) or by holding the message in process. */
+  readonly brokerDelayedRetry: boolean;
+}
+
+export interface DestinationRef {
+  readonly kind: 'topic' | 'queue';
+  readonly name: string;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  readonly retentionMs?: number;
+}
+
+export interface QueueSpec {
+  readonly name: string;
+  readonly messageTtlMs?: number;
+  /** Where exhausted messages go, or null when dead-lettering is off. */
+  readonly deadLetter: string | null;
+  /** Attempts before the broker itself would dead-letter (where it enforces a limit). */
+  readonly maxDeliveries: number;
+}
+
+/** A consumer group on a destination: RabbitMQ needs a queue per group on a topic, NATS a durable consumer. */
+export interface GroupSpec {
+  readonly destination: DestinationRef;
+  readonly group: string;
+  /** Dead-letter destination of this group's failures (topics: `<topic>.<group>.dlq` by default). */
+  readonly deadLetter: string | null;
+  readonly retry: RetryPolicy;
+}
+
+export interface Topology {
+  readonly topics: readonly TopicSpec[];
+  readonly queues: readonly QueueSpec[];
+  readonly groups: readonly GroupSpec[];
+}
+
+export interface OutgoingMessage {
+  readonly envelope: Envelope;
+  /** Ordering key (topics): messages with one key are consumed in publish order. */
+  readonly key?: string;
+}
+
+export interface SubscribeRequest extends GroupSpec {
+  readonly concurrency: number;
+  readonly prefetch: number;
+}
+
+/** Why a message was dead-lettered; travels with it as headers/attributes. */
+export interface DeadLetterInfo {
+  readonly reason: 'failed' | 'invalid' | 'malformed' | 'expired';
+  readonly error: string;
+  readonly attempts: number;
+  readonly origin: DestinationRef;
+  readonly group: string;
+  readonly failedAt: string;
+}
+
+export interface Delivery {
+  /** The message as received; the pipeline decodes it with `capabilities.headerPrefix`. */
+  readonly headers: Headers;
+  readonly body: Buffer;
+  /** 1 on first delivery, counted by the broker where it can (so it survives a crash). */
+  readonly attempt: number;
+  readonly key?: string;
+  ack(): Promise<void>;
+  /** Redeliver this message after `delayMs`. */
+  retry(delayMs: number): Promise<void>;
+  /** Move it to the group's dead-letter destination with `info`, then ack it. */
+  deadLetter(info: DeadLetterInfo): Promise<void>;
+}
+
+export interface Subscription {
+  /** Stops taking new deliveries and waits for the in-flight ones to settle. */
+  stop(): Promise<void>;
+}
+
+export interface DeadLetter {
+  /** Broker-specific id, stable while the message sits in the DLQ. */
+  readonly id: string;
+  readonly deadLetterDestination: string;
+  readonly headers: Headers;
+  readonly body: Buffer;
+  readonly info: DeadLetterInfo;
+}
+
+export interface DeadLetterOperations {
+  list(deadLetterDestination: string, options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Count of messages waiting (for `alertAbove` and metrics). */
+  count(deadLetterDestination: string): Promise<number>;
+  /** Republishes the message to its origin and removes it from the DLQ. */
+  retry(deadLetterDestination: string, id: string): Promise<void>;
+  retryAll(deadLetterDestination: string): Promise<number>;
+  purge(deadLetterDestination: string, options?: { olderThanMs?: number }): Promise<number>;
+}

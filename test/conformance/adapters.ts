@@ -1,0 +1,16 @@
+import type { BrokerAdapter } from '../../runtime/brokers/adapter.js';
+
+/** A broker implementation the conformance suite runs against, and the servers it needs. */
+export interface AdapterUnderTest {
+  readonly name: string;
+  /** Names understood by test/servers/servers.mjs (`ensureServers`). */
+  readonly servers: readonly string[];
+  create(): Promise<BrokerAdapter>;
+}
+
+/**
+ * Every adapter, each against its real server: one file per adapter in ./adapters/, each exporting
+ * `adapters` (a list, so one file can register variants such as postgres on PGlite and on PostgreSQL).
+ */
+const modules = import.meta.glob<{ adapters: readonly AdapterUnderTest[] }>('./adapters/*.ts', { eager: true });
+export const ADAPTERS: readonly AdapterUnderTest[] = Object.keys(modules).sort().flatMap((path) => modules[path]!.adapters);

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrokerAdapter, DestinationRef } from '../../runtime/brokers/adapter.js';
+import { topicGroupDeadLetter } from '../../runtime/brokers/dead-letter.js';
+import { createEnvelope } from '../../runtime/envelope/index.js';
+import { ensureServers } from '../servers/servers.mjs';
+import { ADAPTERS } from './adapters.js';
+import { consume, eventually, ping, randomUUID, sleep, uniqueName, NO_RETRY } from './harness.js';
+
+/**
+ * One conformance suite for every broker adapter (DESIGN.md): the same cases, against the real server,
+ * through the shared consumer pipeline. A capability an adapter lacks fails here; nothing is skipped.
+ */
+describe.each(ADAPTERS)('broker conformance: $name', (underTest) => {
+  let adapter: BrokerAdapter;
+
+  beforeAll(async () => {
+    if (underTest.servers.length) await ensureServers([...underTest.servers]);
+    adapter = await underTest.create();
+    await adapter.connect();
+  }, 180_000);
+
+  afterAll(async () => {
+    await adapter?.close();
+  });
+
+  async function topic(groups: readonly string[] = [], partitions = 1): Promise<DestinationRef> {
+    const destination: DestinationRef = { kind: 'topic', name: uniqueName('topic') };
+    await adapter.provision({
+      topics: [{ name: destination.name, partitions }],
+      queues: [],
+      groups: groups.map((group) => ({ destination, group, deadLetter: topicGroupDeadLetter(destination.name, group), retry: NO_RETRY })),
+    });
+    return destination;
+  }
+
+  async function queue(maxDeliveries = 10): Promise<DestinationRef> {
+    const destination: DestinationRef = { kind: 'queue', name: uniqueName('queue') };
+    await adapter.provision({ topics: [], queues: [{ name: destination.name, deadLetter: `${destination.name}.dlq`, maxDeliveries }], groups: [{ destination, group: 'workers', deadLetter: `${destination.name}.dlq`, retry: NO_RETRY }] });
+    return destination;
+  }
+
+  it('fans a topic out to every consumer group', async () => {
+    const destination = await topic(['billing', 'shipping']);
+    const billing = await consume(adapter, destination, 'billing');
+    const shipping = await consume(adapter, destination, 'shipping');
+    await adapter.publish(destination, Array.from({ length: 10 }, (_, n) => ping(n)));
+    await eventually(() => billing.received.length === 10 && shipping.received.length === 10, 20_000, () => `billing ${billing.received.length}, shipping ${shipping.received.length}`);
+    expect(billing.received.map((r) => (r.envelope.data as { n: number }).n).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+    expect(shipping.received.map((r) => (r.envelope.data as { n: number }).n).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+    await Promise.all([billing.subscription.stop(), shipping.subscription.stop()]);
+  });
+
+  it('shares a queue between competing consumers, each message handled once', async () => {
+    const destination = await queue();
+    const slow = async (): Promise<void> => sleep(30);
+    const first = await consume(adapter, destination, 'workers', { handler: slow, prefetch: 1 });
+    const second = await consume(adapter, destination, 'workers', { handler: slow, prefetch: 1 });
+    await adapter.publish(destination, Array.from({ length: 20 }, (_, n) => ping(n)));
+    const all = (): number[] => [...first.received, ...second.received].map((r) => (r.envelope.data as { n: number }).n);
+    await eventually(() => all().length >= 20, 20_000, () => `handled ${all().length}`);
+    await sleep(200);
+    expect(all().sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    expect(first.received.length).toBeGreaterThan(0);
+    expect(second.received.length).toBeGreaterThan(0);
+    await Promise.all([first.subscription.stop(), second.subscription.stop()]);
+  });
+
+  it('keeps per-key order on a topic while handling keys concurrently', async () => {
+    const destination = await topic(['ordered'], 3);
+    const consumer = await consume(adapter, destination, 'ordered', { concurrency: 4, handler: async () => sleep(Math.random() * 10) });
+    const keys = ['a', 'b', 'c', 'd'];
+    await adapter.publish(destination, Array.from({ length: 40 }, (_, n) => ping(n, { key: keys[n % 4]! })));
+    await eventually(() => consumer.received.length === 40, 30_000, () => `handled ${consumer.received.length}`);
+    for (const key of keys) {
+      const sequence = consumer.received.filter((r) => r.envelope.subject === key).map((r) => (r.envelope.data as { n: number }).n);
+      expect(sequence, `order of key ${key}`).toEqual([...sequence].sort((a, b) => a - b));
+      expect(sequence).toHaveLength(10);
+    }
+    await consumer.subscription.stop();
+  });
+
+  it('retries with the declared attempts and backoff, then succeeds', async () => {
+    const destination = await queue();
+    const consumer = await consume(adapter, destination, 'workers', {
+      retry: { attempts: 3, backoff: 'fixed', delayMs: 400, maxDelayMs: 400, jitter: false },
+      handler: async (_envelope, context) => {
+        if (context.attempt < 3) throw new Error(`attempt ${context.attempt} fails`);
+      },
+    });
+    await adapter.publish(destination, [ping(1)]);
+    await eventually(() => consumer.outcomes.includes('handled'), 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    expect(consumer.received.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    const gaps = consumer.received.slice(1).map((r, i) => r.at - consumer.received[i]!.at);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(350);
+    await consumer.subscription.stop();
+  });
+
+  it('dead-letters after the last attempt, with the error, attempt count, origin and time', async () => {
+    const destination = await queue();
+    const consumer = await consume(adapter, destination, 'workers', {
+      retry: { attempts: 2, backoff: 'fixed', delayMs: 50, maxDelayMs: 50, jitter: false },
+      handler: async () => {
+        throw new Error('payment gateway said no');
+      },
+    });
+    await adapter.publish(destination, [ping(7)]);
+    await eventually(() => consumer.outcomes.includes('dead-lettered'), 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    await eventually(async () => (await adapter.deadLetters.count(consumer.deadLetter)) === 1, 10_000, () => 'dead letter not visible');
+    const [letter] = await adapter.deadLetters.list(consumer.deadLetter);
+    expect(letter!.info).toMatchObject({ reason: 'failed', error: 'payment gateway said no', attempts: 2, origin: destination, group: 'workers' });
+    expect(Date.parse(letter!.info.failedAt)).toBeGreaterThan(Date.now() - 60_000);
+    await consumer.subscription.stop();
+  });
+
+  it('dead-letters a payload that fails its schema at once, naming the JSON pointer', async () => {
+    const destination = await queue();
+    const consumer = await consume(adapter, destination, 'workers', { retry: { attempts: 5, backoff: 'fixed', delayMs: 50, maxDelayMs: 50, jitter: false } });
+    await adapter.publish(destination, [{ envelope: createEnvelope('Ping', { n: 'not a number', label: 'x' }, 'conformance', { dataversion: 2 }) }]);
+    await eventually(async () => (await adapter.deadLetters.count(consumer.deadLetter)) === 1, 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    const [letter] = await adapter.deadLetters.list(consumer.deadLetter);
+    expect(letter!.info.reason).toBe('invalid');
+    expect(letter!.info.attempts).toBe(1);
+    expect(letter!.info.error).toContain('/n');
+    expect(consumer.received).toHaveLength(0);
+    await consumer.subscription.stop();
+  });
+
+  it('upcasts a version 1 message to version 2 before the handler sees it', async () => {
+    const destination = await topic(['upcast']);
+    const consumer = await consume(adapter, destination, 'upcast');
+    await adapter.publish(destination, [ping(42, { version: 1 })]);
+    await eventually(() => consumer.received.length === 1, 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    expect(consumer.received[0]!.envelope.data).toEqual({ n: 42, label: 'ping 42' });
+    expect(consumer.received[0]!.envelope.dataversion).toBe(2);
+    await consumer.subscription.stop();
+  });
+
+  it('handles a redelivered message id only once', async () => {
+    const destination = await queue();
+    const consumer = await consume(adapter, destination, 'workers', { dedup: true });
+    const id = randomUUID();
+    await adapter.publish(destination, [ping(1, { id }), ping(1, { id })]);
+    await eventually(() => consumer.outcomes.length === 2, 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    expect(consumer.outcomes.sort()).toEqual(['duplicate', 'handled']);
+    expect(consumer.received).toHaveLength(1);
+    await consumer.subscription.stop();
+  });
+
+  it('sends a retried dead letter back to its origin', async () => {
+    const destination = await topic(['flaky']);
+    let broken = true;
+    const consumer = await consume(adapter, destination, 'flaky', {
+      handler: async () => {
+        if (broken) throw new Error('not yet');
+      },
+    });
+    await adapter.publish(destination, [ping(5)]);
+    await eventually(async () => (await adapter.deadLetters.count(consumer.deadLetter)) === 1, 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    broken = false;
+    const [letter] = await adapter.deadLetters.list(consumer.deadLetter);
+    await adapter.deadLetters.retry(consumer.deadLetter, letter!.id);
+    await eventually(() => consumer.outcomes.includes('handled'), 20_000, () => `outcomes ${consumer.outcomes.join(',')}`);
+    expect((consumer.received.at(-1)!.envelope.data as { n: number }).n).toBe(5);
+    await eventually(async () => (await adapter.deadLetters.count(consumer.deadLetter)) === 0, 10_000, () => 'dead letter still there');
+    await consumer.subscription.stop();
+  });
+
+  it('stops gracefully: in-flight work finishes and is acknowledged, the rest stays for the next consumer', async () => {
+    const destination = await queue();
+    const first = await consume(adapter, destination, 'workers', { handler: async () => sleep(300), prefetch: 1 });
+    await adapter.publish(destination, Array.from({ length: 5 }, (_, n) => ping(n)));
+    await eventually(() => first.received.length >= 1, 20_000, () => 'nothing received');
+    await first.subscription.stop();
+    const handledBeforeStop = first.outcomes.filter((o) => o === 'handled').length;
+    expect(handledBeforeStop).toBe(first.received.length);
+    const second = await consume(adapter, destination, 'workers');
+    await eventually(() => first.received.length + second.received.length >= 5, 20_000, () => `first ${first.received.length}, second ${second.received.length}`);
+    await sleep(300);
+    const all = [...first.received, ...second.received].map((r) => (r.envelope.data as { n: number }).n).sort((a, b) => a - b);
+    expect(all).toEqual([0, 1, 2, 3, 4]);
+    await second.subscription.stop();
+  });
+});
