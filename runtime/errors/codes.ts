@@ -80,6 +80,7 @@ export const RUNTIME_CODES = {
   EDA_BROKER_UNAVAILABLE: spec('The broker cannot be reached.', { retriable: true }),
   EDA_HANDLER_TIMEOUT: spec('A handler attempt took longer than its timeout.', { retriable: true }),
   EDA_IDEMPOTENCY_BUSY: spec('Another caller holds the idempotency key and has not finished in time.', { retriable: true, status: 409 }),
+  EDA_UNDECLARED_MESSAGE: spec('A handler emitted or sent a message type its definition does not declare.'),
   EDA_MESSAGE_MALFORMED: spec('A message is not a readable CloudEvent (missing attributes, or a body that is not JSON).', { status: 400 }),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { isEdaflowError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface ComponentHealth {
@@ -21,9 +22,12 @@ export interface HttpServerOptions {
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1024 * 1024 });
   app.setErrorHandler((error: FastifyError, _request, reply) => {
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) options.logger.error({ err: error }, 'request failed');
-    void reply.status(status).send({ error: { code: error.code ?? 'EDA_INTERNAL', message: status >= 500 ? 'internal error' : error.message } });
+    // An EdaflowError carries its HTTP status in the error table; Fastify's own errors carry statusCode.
+    const declared = isEdaflowError(error) ? (error.status ?? (error.code === 'EDA_STARTUP' ? 503 : 500)) : error.statusCode;
+    const status = typeof declared === 'number' && declared >= 400 ? declared : 500;
+    if (status >= 500 && status !== 503) options.logger.error({ err: error }, 'request failed');
+    const details = isEdaflowError(error) && Object.keys(error.details).length ? { details: error.details } : {};
+    void reply.status(status).send({ error: { code: error.code ?? 'EDA_INTERNAL', message: status >= 500 && status !== 503 ? 'internal error' : error.message, ...details } });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: 'EDA_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });

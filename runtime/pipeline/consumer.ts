@@ -27,7 +27,8 @@ export interface ConsumerOptions {
   readonly timeoutMs: number;
   readonly headerPrefix: string;
   readonly catalog: MessageCatalog;
-  readonly dedup?: { readonly store: DedupStore; readonly ttlMs: number };
+  /** Skip a message whose key (by default its id) this group has already handled. */
+  readonly dedup?: { readonly store: DedupStore; readonly ttlMs: number; readonly key?: (envelope: Envelope) => Promise<string> };
   readonly logger: Logger;
   readonly handle: MessageHandler;
   readonly random?: () => number;
@@ -64,7 +65,7 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
     }
     const latest = await options.catalog.toLatest(envelope);
     if ('problem' in latest) return deadLetter(delivery, 'invalid', `${envelope.type} ${latest.problem.pointer || '/'} ${latest.problem.message}`);
-    const dedupKey = `${options.group}:${envelope.id}`;
+    const dedupKey = `${options.group}:${options.dedup?.key ? await options.dedup.key(latest.envelope) : envelope.id}`;
     if (options.dedup && (await options.dedup.store.has(dedupKey))) {
       await delivery.ack();
       return 'duplicate';
