@@ -42,6 +42,57 @@ export async function main(argv: readonly string[]): Promise<number> {
       exitCode = await (await import('./run.js')).runCommand(dir, options);
     });
 
+  program
+    .command('publish')
+    .description('Validate and publish an event (or send a command) through its broker; prints the message ids.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<type>', 'event or command type')
+    .option('--data <json>', 'the data of one message')
+    .option('--file <ndjson>', 'one message per line: its data, or { data, id, subject, time }')
+    .option('--subject <subject>', 'CloudEvents subject (the ordering key by default)')
+    .option('--id <id>', 'message id (default: a new UUID)')
+    .option('--time <time>', 'event time, RFC 3339 (default: now)')
+    .action(async (dir: string, type: string, options: { data?: string; file?: string; subject?: string; id?: string; time?: string }) => {
+      exitCode = await reported(async () => (await import('./publish.js')).publishCommand(dir, type, options));
+    });
+
+  const dlq = program.command('dlq').description('Inspect and replay dead-lettered messages.');
+  dlq
+    .command('list')
+    .description('Dead-letter destinations with their counts, or the messages of one.')
+    .argument('<dir>', 'definitions directory')
+    .argument('[destination]', 'a dead-letter destination')
+    .option('--limit <n>', 'most messages listed', '100')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (dir: string, destination: string | undefined, options: { limit?: string; format?: string }) => {
+      exitCode = await reported(async () => (await import('./dlq.js')).dlqList(dir, destination, options));
+    });
+  dlq
+    .command('retry')
+    .description('Send one dead letter back to its origin.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<id>', '<destination>/<id>, as printed by `dlq list`')
+    .action(async (dir: string, id: string) => {
+      exitCode = await reported(async () => (await import('./dlq.js')).dlqRetry(dir, id));
+    });
+  dlq
+    .command('retry-all')
+    .description('Send every message of a dead-letter destination back to its origin.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<destination>', 'a dead-letter destination')
+    .action(async (dir: string, destination: string) => {
+      exitCode = await reported(async () => (await import('./dlq.js')).dlqRetryAll(dir, destination));
+    });
+  dlq
+    .command('purge')
+    .description('Delete the messages of a dead-letter destination.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<destination>', 'a dead-letter destination')
+    .option('--older-than <duration>', 'only messages dead-lettered longer ago than this, e.g. 7d')
+    .action(async (dir: string, destination: string, options: { olderThan?: string }) => {
+      exitCode = await reported(async () => (await import('./dlq.js')).dlqPurge(dir, destination, options));
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
@@ -51,4 +102,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   return exitCode;
+}
+
+/** Runs a command; a CommandFailure or an EdaflowError is one line on stderr and an exit code, not a stack. */
+async function reported(command: () => Promise<number>): Promise<number> {
+  try {
+    return await command();
+  } catch (error) {
+    const { CommandFailure } = await import('./messaging-session.js');
+    if (error instanceof CommandFailure) {
+      process.stderr.write(`edaflow: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('EDA_')) {
+      process.stderr.write(`edaflow: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }

@@ -9,6 +9,7 @@ import type { MessageCatalog } from '../messages/catalog.js';
 import type { Publisher, PublishOptions } from '../messaging/publisher.js';
 import type { ConsumerPlan, MessagingPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { createConsumer, type AttemptContext } from '../pipeline/consumer.js';
 
 /** What a handler function receives besides the message (the generated `HandlerContext`). */
@@ -31,6 +32,7 @@ export interface HandlerRunnerOptions {
   readonly functions: HandlerFunctions;
   readonly dedup: DedupStore;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function startHandlers(options: HandlerRunnerOptions): Promise<{ st
     subscriptions.push(
       await broker.subscribe(
         { destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry, concurrency: consumer.concurrency, prefetch: consumer.prefetch },
-        async (delivery) => void (await pipeline(delivery)),
+        async (delivery) => void options.metrics?.messages.inc({ consumer: consumer.name, outcome: await pipeline(delivery) }),
       ),
     );
     options.logger.info({ handler: consumer.name, destination: consumer.destination, group: consumer.group, broker: consumer.broker }, 'handler subscribed');

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { isEdaflowError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export interface ComponentHealth {
   readonly name: string;
@@ -13,6 +14,7 @@ export interface HttpServerOptions {
   /** Readiness of every started component; `/readyz` is 200 only when all are ready. */
   readonly components: () => readonly ComponentHealth[];
   readonly bodyLimit?: number;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -33,6 +35,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     void reply.status(404).send({ error: { code: 'EDA_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const metrics = options.metrics;
+  if (metrics) app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   app.get('/readyz', async (_request, reply) => {
     const components = options.components();
     const ready = components.every((component) => component.ready);

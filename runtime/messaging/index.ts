@@ -9,6 +9,8 @@ import type { Database } from '../store/database.js';
 import { startHandlers } from '../handlers/runner.js';
 import { Publisher } from './publisher.js';
 import { planMessaging, type MessagingPlan } from './topology.js';
+import { monitorDeadLetters } from './dlq-monitor.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export { Publisher, type PublishOptions } from './publisher.js';
 export { planMessaging, type ConsumerPlan, type MessagingPlan } from './topology.js';
@@ -31,6 +33,8 @@ export async function startMessaging(options: {
   readonly database?: Database;
   readonly dedup: DedupStore;
   readonly functions?: HandlerFunctions;
+  /** With metrics: outcome counts per consumer and dead-letter queue sizes with their `alertAbove` alerts. */
+  readonly metrics?: Metrics;
 }): Promise<Messaging> {
   const { definitions, logger } = options;
   const plan = planMessaging(definitions);
@@ -49,8 +53,13 @@ export async function startMessaging(options: {
     }
     const publisher = new Publisher(definitions, catalog, plan, brokers);
     if (options.functions) {
-      const handlers = await startHandlers({ definitions, plan, catalog, brokers, publisher, functions: options.functions, dedup: options.dedup, logger });
+      const handlers = await startHandlers({ definitions, plan, catalog, brokers, publisher, functions: options.functions, dedup: options.dedup, logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
       stops.push(() => handlers.stop());
+    }
+    if (options.metrics) {
+      const monitor = monitorDeadLetters({ definitions, metrics: options.metrics, logger, brokerOfQueue: (queue) => brokers.get(plan.brokerOf({ kind: 'queue', name: queue })) });
+      void monitor.check();
+      stops.push(async () => monitor.stop());
     }
     return { plan, catalog, brokers, publisher, stop: () => stopAll(stops) };
   } catch (error) {
