@@ -16,6 +16,13 @@ export async function openEmbedded(path: string): Promise<Database> {
     kind: 'embedded',
     query: (sql, params) => run(db, sql, params),
     transaction: (work) => db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) })),
+    // In-process: PGlite calls back after the notifying transaction commits, like a server would.
+    listen: async (channel, onNotify) => {
+      const unlisten = await db.listen(channel, onNotify);
+      return async () => {
+        if (!db.closed) await unlisten();
+      };
+    },
     close: () => db.close(),
   };
 }

@@ -1,14 +1,25 @@
 import pg from 'pg';
 import type { Database, QueryResult } from './database.js';
 
-export async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+export interface PostgresOptions {
+  /** Schema for edaflow's tables (created when missing); every connection's `search_path`. */
+  readonly schema?: string;
+  readonly maxConnections?: number;
+}
+
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Database> {
+  // The schema travels as a startup option, so every connection (pooled or listening) has it from the start.
+  const startup = options.schema === undefined ? {} : { options: `-c search_path=${pg.escapeIdentifier(options.schema).replace(/[\s\\]/g, '\\$&')}` };
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, ...startup });
+  // A server restart breaks idle connections; the pool drops them and opens new ones on demand.
+  pool.on('error', () => undefined);
   // Fail fast with the server's own message when it is unreachable or the credentials are wrong.
-  await pool.query('select 1');
+  await pool.query(options.schema === undefined ? 'select 1' : `create schema if not exists ${pg.escapeIdentifier(options.schema)}`);
   const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> => {
     const result = await client.query(sql, params as unknown[] | undefined);
     return { rows: result.rows as Row[], affectedRows: result.rowCount ?? 0 };
   };
+  const listener = new Listener({ connectionString: url, ...startup });
   return {
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params),
@@ -26,6 +37,85 @@ export async function openPostgres(url: string): Promise<Database> {
         client.release();
       }
     },
-    close: () => pool.end(),
+    listen: (channel, onNotify) => listener.listen(channel, onNotify),
+    close: async () => {
+      await listener.close();
+      await pool.end();
+    },
   };
+}
+
+/**
+ * One dedicated connection for LISTEN (a pooled one would be handed to other work). After the server
+ * goes away it reconnects with backoff and listens again; notifications sent meanwhile are lost, which
+ * is why every listener also polls.
+ */
+class Listener {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly callbacks = new Map<string, Set<(payload: string) => void>>();
+  private closed = false;
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    const client = await this.connect();
+    let set = this.callbacks.get(channel);
+    if (!set) {
+      set = new Set();
+      this.callbacks.set(channel, set);
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+    }
+    set.add(onNotify);
+    return async () => {
+      set.delete(onNotify);
+      if (set.size || this.callbacks.get(channel) !== set) return;
+      this.callbacks.delete(channel);
+      await this.client?.query(`unlisten ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private connect(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<pg.Client> {
+    const client = new pg.Client(this.config);
+    client.on('notification', (message) => {
+      for (const callback of this.callbacks.get(message.channel) ?? []) callback(message.payload ?? '');
+    });
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    await client.connect();
+    if (this.closed) {
+      await client.end();
+      throw new Error('the database is closed');
+    }
+    for (const channel of this.callbacks.keys()) await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+    this.client = client;
+    return client;
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let delay = 100; !this.closed && !this.client; delay = Math.min(delay * 2, 5_000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.closed) return;
+      await this.connect().catch(() => undefined);
+    }
+  }
 }

@@ -1,0 +1,232 @@
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '../../observability/logger.js';
+import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
+import { KeyedLanes } from '../keyed-lanes.js';
+import { ACK_WAIT_MS, consumerName } from './provision.js';
+import { destinationStream, fromNatsHeaders, groupSubject, KEY_HEADER, subject } from './wire.js';
+
+/** Long-poll length of one pull request; short enough that a stop or an outage is noticed quickly. */
+const FETCH_EXPIRES_MS = 5_000;
+const MAX_BACKOFF_MS = 2_000;
+
+export interface SubscriptionContext {
+  readonly js: JetStreamClient;
+  readonly logger: Logger;
+  readonly request: SubscribeRequest;
+  readonly deliver: (delivery: Delivery) => Promise<void>;
+  /** Publishes a copy of `message` to the group's dead-letter stream (durably) before it is acked. */
+  readonly deadLetter: (message: JsMsg, info: DeadLetterInfo) => Promise<void>;
+  /** Re-creates the consumer if it vanished (a server restarted without its store, an operator deleted it). */
+  readonly ensureConsumer: () => Promise<void>;
+}
+
+/** A wake-up call between the fetch and dispatch loops. */
+class Signal {
+  private waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  notify(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+interface Deferred {
+  readonly promise: Promise<JsMsg | undefined>;
+  readonly resolve: (message: JsMsg | undefined) => void;
+}
+
+/** Resolves with the redelivery, or with undefined after `timeoutMs` (another subscriber of the group took it). */
+function deferred(timeoutMs: number, onTimeout: () => void): Deferred {
+  let resolve!: (message: JsMsg | undefined) => void;
+  const promise = new Promise<JsMsg | undefined>((r) => (resolve = r));
+  const timer = setTimeout(() => {
+    onTimeout();
+    resolve(undefined);
+  }, timeoutMs);
+  return { promise, resolve: (message) => (clearTimeout(timer), resolve(message)) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One subscriber of a durable pull consumer. A fetch loop pulls at most `prefetch` unsettled messages
+ * and never blocks on the handlers; a dispatch loop feeds them to KeyedLanes (bounded concurrency, one
+ * key at a time, in stream order).
+ *
+ * Retry is the server's: `nak(delay)`, and the attempt is the server's delivery count. On a topic, a
+ * keyed message being retried HOLDS its key's lane until its redelivery settles (Kafka's semantics):
+ * later messages of that key wait instead of overtaking it. The lane task waits for the redelivery by
+ * stream sequence; the fetch loop hands it over directly, which is why it must never wait for a lane.
+ * A held message does not count against prefetch (it is back on the server), so holds cannot starve
+ * the fetch of the very redeliveries they wait for.
+ */
+export class NatsSubscription implements Subscription {
+  private running = true;
+  private unsettled = 0;
+  private readonly pending: JsMsg[] = [];
+  private readonly held = new Map<number, Deferred>();
+  /** Fetched and not yet settled: told `working()` so the server does not redeliver them while they queue. */
+  private readonly inProgress = new Set<JsMsg>();
+  private readonly lanes: KeyedLanes;
+  private readonly roomFreed = new Signal();
+  private readonly messagesQueued = new Signal();
+  private batch: ConsumerMessages | undefined;
+  private readonly loops: Promise<void>[];
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly prefetch: number;
+
+  constructor(private readonly context: SubscriptionContext) {
+    const { concurrency, prefetch } = context.request;
+    this.prefetch = Math.max(1, prefetch);
+    this.lanes = new KeyedLanes(Math.max(1, Math.min(concurrency, this.prefetch)));
+    this.heartbeat = setInterval(() => this.inProgress.forEach((message) => message.working()), ACK_WAIT_MS / 3);
+    this.heartbeat.unref();
+    this.loops = [this.fetchLoop(), this.dispatchLoop()];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    void this.batch?.close();
+    this.roomFreed.notify();
+    this.messagesQueued.notify();
+    // Held messages are back on the server already; their redelivery goes to whoever consumes next.
+    for (const wait of this.held.values()) wait.resolve(undefined);
+    this.held.clear();
+    await Promise.all(this.loops);
+    await this.lanes.idle();
+    clearInterval(this.heartbeat);
+  }
+
+  private async fetchLoop(): Promise<void> {
+    const { js, request, logger } = this.context;
+    const stream = destinationStream(request.destination);
+    let failures = 0;
+    let consumer: Consumer | undefined;
+    while (this.running) {
+      // Refill in batches (half the prefetch at least) rather than one pull request per settled message.
+      const room = this.prefetch - this.unsettled;
+      if (room <= 0 || (room < Math.ceil(this.prefetch / 2) && this.unsettled > 0)) {
+        await this.roomFreed.wait();
+        continue;
+      }
+      try {
+        consumer ??= await js.consumers.get(stream, consumerName(request));
+        this.batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
+        if (!this.running) void this.batch.close();
+        for await (const message of this.batch) this.route(message);
+        failures = 0;
+      } catch (error) {
+        if (!this.running) break;
+        consumer = undefined;
+        failures++;
+        logger.warn({ stream, group: request.group, error: (error as Error).message, failures }, 'NATS fetch failed; retrying');
+        await this.context.ensureConsumer().catch(() => undefined);
+        await sleep(Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures));
+      } finally {
+        this.batch = undefined;
+      }
+    }
+  }
+
+  /** Where a fetched message goes: back to the server, to a lane waiting for its redelivery, or to the queue. */
+  private route(message: JsMsg): void {
+    if (!this.running) return message.nak();
+    if (!this.addressedToUs(message.subject)) return message.ack();
+    this.unsettled++;
+    this.inProgress.add(message);
+    const waiting = this.held.get(message.info.streamSequence);
+    if (waiting) {
+      this.held.delete(message.info.streamSequence);
+      return waiting.resolve(message);
+    }
+    this.pending.push(message);
+    this.messagesQueued.notify();
+  }
+
+  /** On a topic, a retried dead letter addressed to another group is not ours. */
+  private addressedToUs(messageSubject: string): boolean {
+    const { destination, group } = this.context.request;
+    return destination.kind === 'queue' || messageSubject === subject('topic', destination.name) || messageSubject === groupSubject(destination.name, group);
+  }
+
+  private async dispatchLoop(): Promise<void> {
+    for (;;) {
+      if (!this.running) {
+        // Not started: give them back at once, so the next consumer gets them without waiting for ack_wait.
+        for (const message of this.pending.splice(0)) this.release(message, () => message.nak());
+        return;
+      }
+      const message = this.pending.shift();
+      if (!message) {
+        await this.messagesQueued.wait();
+        continue;
+      }
+      const key = message.headers?.get(KEY_HEADER) || undefined;
+      await this.lanes.submit(key, () => this.handle(message, key));
+    }
+  }
+
+  private async handle(first: JsMsg, key: string | undefined): Promise<void> {
+    const hold = this.context.request.destination.kind === 'topic' && key !== undefined;
+    let message: JsMsg | undefined = first;
+    while (message) {
+      const retried = await this.deliverOnce(message, key, hold);
+      if (!retried || !hold) return;
+      message = await this.held.get(message.info.streamSequence)?.promise;
+    }
+  }
+
+  /** Runs the pipeline on one delivery; true when it asked for a retry. */
+  private async deliverOnce(message: JsMsg, key: string | undefined, hold: boolean): Promise<boolean> {
+    const { logger, request } = this.context;
+    let settled = false;
+    let retried = false;
+    const settle = async (how: () => void | Promise<unknown>): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await this.release(message, how);
+    };
+    const retry = async (delayMs: number): Promise<void> => {
+      retried = true;
+      const seq = message.info.streamSequence;
+      if (hold && this.running) this.held.set(seq, deferred(delayMs + ACK_WAIT_MS, () => this.held.delete(seq)));
+      await settle(() => message.nak(delayMs));
+    };
+    const delivery: Delivery = {
+      headers: fromNatsHeaders(message.headers),
+      body: Buffer.from(message.data),
+      attempt: message.info.deliveryCount,
+      ...(key !== undefined ? { key } : {}),
+      ack: () => settle(() => message.ackAck()),
+      retry,
+      deadLetter: async (info) => {
+        await this.context.deadLetter(message, info);
+        await settle(() => message.ackAck());
+      },
+    };
+    try {
+      await this.context.deliver(delivery);
+    } catch (error) {
+      logger.error({ group: request.group, error: (error as Error).message }, 'delivery failed outside the pipeline; redelivering');
+    }
+    if (!settled) await retry(1_000);
+    return retried;
+  }
+
+  /**
+   * Settles a message once. A failed ack (connection lost) is logged, not thrown: the server redelivers
+   * the message after ack_wait, so work is at least once, never lost.
+   */
+  private async release(message: JsMsg, how: () => void | Promise<unknown>): Promise<void> {
+    try {
+      await how();
+    } catch (error) {
+      this.context.logger.warn({ seq: message.info.streamSequence, error: (error as Error).message }, 'NATS settle failed; the server will redeliver');
+    } finally {
+      this.inProgress.delete(message);
+      this.unsettled--;
+      this.roomFreed.notify();
+    }
+  }
+}
