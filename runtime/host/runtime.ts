@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
 import { createHttpServer, type ComponentHealth } from '../http/server.js';
 import type { Logger } from '../observability/logger.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { loadHandlersModule, type HandlerFunctions } from './handlers-module.js';
+import { registerEventRoutes } from '../http/events.js';
+import { openCache } from '../idempotency/index.js';
+import { Metrics } from '../observability/metrics.js';
+import { startMessaging, type Messaging, type Publisher } from '../messaging/index.js';
 
 export interface RuntimeOptions {
   readonly logger: Logger;
@@ -18,6 +23,8 @@ export interface Runtime {
   readonly url: string;
   readonly database: Database;
   readonly handlers: HandlerFunctions;
+  readonly publisher: Publisher;
+  readonly brokers: ReadonlyMap<string, BrokerAdapter>;
   /** Drains and stops every component in reverse start order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -29,8 +36,8 @@ interface Started {
 
 /**
  * Starts everything the definitions declare, in dependency order: handlers module, HTTP (so health is
- * answerable while the rest starts), database. The features of later milestones (brokers, consumers,
- * outbox relay, sagas, projections, streams) register here as components.
+ * answerable while the rest starts), database, cache, brokers and handler subscriptions. The features
+ * of later milestones (outbox relay, sagas, projections, streams) register here as components.
  */
 export async function startRuntime(definitions: Definitions, options: RuntimeOptions): Promise<Runtime> {
   const { logger } = options;
@@ -53,7 +60,11 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
   try {
     const handlers = await loadHandlersModule(options.handlersModule, definitions, options.cwd);
     setHealth('database', false, 'opening');
-    const http: FastifyInstance = createHttpServer({ logger, components: () => [...health.values()], bodyLimit: definitions.defaults.payloadLimitBytes });
+    setHealth('brokers', false, 'waiting for the database');
+    let messaging: Messaging | undefined;
+    const metrics = new Metrics();
+    const http: FastifyInstance = createHttpServer({ logger, metrics, components: () => [...health.values()], bodyLimit: definitions.defaults.payloadLimitBytes });
+    registerEventRoutes(http, () => messaging?.publisher);
     const address = await http.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     started.push({ name: 'http', stop: () => http.close() });
     logger.info({ component: 'http', url: address }, 'listening');
@@ -63,9 +74,16 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     setHealth('database', true, database.kind);
     logger.info({ component: 'database', kind: database.kind }, 'ready');
 
+    const cache = openCache(definitions.stores.cache);
+    started.push({ name: 'cache', stop: () => cache.close() });
+    messaging = await startMessaging({ definitions, logger, database, metrics, dedup: cache.dedup, functions: handlers });
+    started.push({ name: 'messaging', stop: () => messaging!.stop() });
+    setHealth('brokers', true, [...messaging.brokers.keys()].join(', '));
+
     logger.info(summarize(definitions), 'edaflow started');
     let stopping: Promise<void> | undefined;
-    return { url: address, database, handlers, stop: () => (stopping ??= stopAll()) };
+    const publisher = messaging.publisher;
+    return { url: address, database, handlers, publisher, brokers: messaging.brokers, stop: () => (stopping ??= stopAll()) };
   } catch (error) {
     await stopAll();
     throw error;
