@@ -40,6 +40,8 @@ export interface BrokerCapabilities {
   readonly topics: boolean;
   /** Whether `retry(delay)` is carried out by the broker itself (true) or by holding the message in process. */
   readonly brokerDelayedRetry: boolean;
+  /** Whether published and unacknowledged messages survive the consuming (or broker client's) process dying. */
+  readonly durable: boolean;
 }
 
 export interface DestinationRef {

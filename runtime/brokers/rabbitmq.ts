@@ -17,7 +17,7 @@ import { HEADER_PREFIX, KEY_HEADER, publishOptions } from './rabbitmq/wire.js';
  * broker); dead letters go to quorum queues with publisher confirms. See ./rabbitmq/ for each concern.
  */
 export class RabbitBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly connection: RabbitConnection;
   private readonly publisher: ConfirmPublisher;

@@ -5,7 +5,19 @@ export interface AdapterUnderTest {
   readonly name: string;
   /** Names understood by test/servers/servers.mjs (`ensureServers`). */
   readonly servers: readonly string[];
-  create(): Promise<BrokerAdapter>;
+  /** True when only one process at a time may open the broker's storage (the embedded database). */
+  readonly exclusive?: boolean;
+  /**
+   * A new adapter. With `share`, processes that pass the same value reach the same topics and queues
+   * (adapters whose state lives on a server share it anyway); `keep` leaves shared storage in place on
+   * close, for the next process.
+   */
+  create(options?: CreateOptions): Promise<BrokerAdapter>;
+}
+
+export interface CreateOptions {
+  readonly share?: string;
+  readonly keep?: boolean;
 }
 
 /**

@@ -42,7 +42,7 @@ const reclaimed = new WeakSet<Database>();
  */
 export class PostgresBroker implements BrokerAdapter {
   /** Queue retries are the broker's (a visibility time in the row); topic retries hold the key's lane in process, so false. */
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly pollMs: number;
   private readonly leaseMs: number;
