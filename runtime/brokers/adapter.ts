@@ -107,6 +107,10 @@ export interface Delivery {
   /** 1 on first delivery, counted by the broker where it can (so it survives a crash). */
   readonly attempt: number;
   readonly key?: string;
+  /**
+   * Settles the message as done. The broker may persist the acknowledgement a moment later (Kafka
+   * batches offset commits): a crash before that redelivers it, so delivery is at least once.
+   */
   ack(): Promise<void>;
   /** Redeliver this message after `delayMs`. */
   retry(delayMs: number): Promise<void>;
