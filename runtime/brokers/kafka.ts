@@ -7,6 +7,7 @@ import { brokerError, createKafka, DEFAULT_OPTIONS, HEADER_PREFIX, record, type 
 import { createDeadLetterOperations } from './kafka/dead-letters.js';
 import { provision } from './kafka/provision.js';
 import { KafkaSubscription } from './kafka/subscription.js';
+import { OpenSubscriptions } from './subscriptions.js';
 
 export type { KafkaAdapterOptions } from './kafka/client.js';
 
@@ -23,7 +24,7 @@ export class KafkaBroker implements BrokerAdapter {
   private readonly context: KafkaContext;
   private readonly admin: Admin;
   private readonly producer: Producer;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
 
   constructor(readonly name: string, private readonly config: KafkaBrokerConfig, logger: Logger, options: KafkaAdapterOptions = {}) {
     const kafka = createKafka(name, config, logger);
@@ -66,18 +67,11 @@ export class KafkaBroker implements BrokerAdapter {
       await subscription.stop().catch(() => undefined);
       throw brokerError(this.name, `subscribing ${request.group} to ${request.destination.name}`, error);
     }
-    const handle: Subscription = {
-      stop: async () => {
-        this.subscriptions.delete(handle);
-        await subscription.stop();
-      },
-    };
-    this.subscriptions.add(handle);
-    return handle;
+    return this.subscriptions.track(() => subscription.stop());
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
     await this.producer.disconnect();
     await this.admin.disconnect();
   }

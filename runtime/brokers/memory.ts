@@ -6,6 +6,7 @@ import type {
 import { deadLetterHeaders, readDeadLetterHeaders, withoutDeadLetterHeaders } from './dead-letter.js';
 import { KeyedLanes } from './keyed-lanes.js';
 import type { BrokerModule } from './index.js';
+import { OpenSubscriptions } from './subscriptions.js';
 
 interface Stored {
   readonly id: number;
@@ -40,7 +41,7 @@ export class MemoryBroker implements BrokerAdapter {
   private readonly groups = new Map<string, Group>();
   private readonly queueStore = new Map<string, QueuedMessage[]>();
   private readonly queueWakers = new Map<string, Set<() => void>>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
   private nextId = 1;
   readonly deadLetters: DeadLetterOperations;
 
@@ -73,21 +74,16 @@ export class MemoryBroker implements BrokerAdapter {
     const lanes = new KeyedLanes(Math.max(1, Math.min(request.concurrency, request.prefetch)));
     let running = true;
     const loop = request.destination.kind === 'topic' ? this.consumeTopic(request, deliver, lanes, () => running) : this.consumeQueue(request, deliver, lanes, () => running);
-    const subscription: Subscription = {
-      stop: async () => {
-        running = false;
-        this.wakeAll(request);
-        await loop;
-        await lanes.idle();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      running = false;
+      this.wakeAll(request);
+      await loop;
+      await lanes.idle();
+    });
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
   }
 
   private append(destination: DestinationRef, message: Omit<Stored, 'id' | 'storedAt'>): void {

@@ -12,6 +12,7 @@ import { natsDeadLetterOperations, type Outgoing } from './nats/dead-letters.js'
 import { ensureConsumer, ensureStream, isNotFound, topologyStreams } from './nats/provision.js';
 import { NatsSubscription } from './nats/subscription.js';
 import { asUnavailable, destinationStream, fromNatsHeaders, KEY_HEADER, streamName, subject, toNatsHeaders } from './nats/wire.js';
+import { OpenSubscriptions } from './subscriptions.js';
 
 type NatsConfig = Extract<BrokerConfig, { type: 'nats' }>;
 
@@ -34,7 +35,7 @@ export class NatsBroker implements BrokerAdapter {
   readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
   private advisories: NatsSub | undefined;
 
   constructor(readonly name: string, private readonly config: NatsConfig, private readonly logger: Logger) {
@@ -136,14 +137,7 @@ export class NatsBroker implements BrokerAdapter {
       deadLetter: (message, info) => this.moveToDeadLetter(request.deadLetter, message, info),
       ensureConsumer: () => ensureConsumer(this.connected().jsm, request),
     });
-    const handle: Subscription = {
-      stop: async () => {
-        this.subscriptions.delete(handle);
-        await subscription.stop();
-      },
-    };
-    this.subscriptions.add(handle);
-    return handle;
+    return this.subscriptions.track(() => subscription.stop());
   }
 
   /** A copy with the failure's metadata, acknowledged by the dead-letter stream before the original is acked. */
@@ -156,7 +150,7 @@ export class NatsBroker implements BrokerAdapter {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
     const connection = this.connection;
     this.connection = undefined;
     this.advisories?.unsubscribe();

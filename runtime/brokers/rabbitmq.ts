@@ -9,6 +9,7 @@ import { createDeadLetterOperations } from './rabbitmq/dead-letters.js';
 import { provisionTopology } from './rabbitmq/provision.js';
 import { ConfirmPublisher, type Outgoing } from './rabbitmq/publisher.js';
 import { HEADER_PREFIX, KEY_HEADER, publishOptions } from './rabbitmq/wire.js';
+import { OpenSubscriptions } from './subscriptions.js';
 
 /**
  * RabbitMQ (AMQP 0-9-1). A topic is a durable fanout exchange (named `<exchange prefix><topic>`); each
@@ -21,7 +22,7 @@ export class RabbitBroker implements BrokerAdapter {
   readonly deadLetters: DeadLetterOperations;
   private readonly connection: RabbitConnection;
   private readonly publisher: ConfirmPublisher;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
 
   constructor(readonly name: string, private readonly config: RabbitConfig, private readonly logger: Logger) {
     this.connection = new RabbitConnection(name, config, logger);
@@ -44,18 +45,11 @@ export class RabbitBroker implements BrokerAdapter {
   async subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription> {
     const subscription = new RabbitSubscription({ connection: this.connection, publisher: this.publisher, logger: this.logger }, request, deliver);
     await subscription.start();
-    const tracked: Subscription = {
-      stop: async () => {
-        this.subscriptions.delete(tracked);
-        await subscription.stop();
-      },
-    };
-    this.subscriptions.add(tracked);
-    return tracked;
+    return this.subscriptions.track(() => subscription.stop());
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
     await this.publisher.close();
     await this.connection.close();
   }

@@ -10,6 +10,7 @@ import { sqsDeadLetterOperations } from './sqs/dead-letters.js';
 import { Queues, topicRefused } from './sqs/queues.js';
 import { sendAll } from './sqs/send.js';
 import { HEADER_PREFIX } from './sqs/wire.js';
+import { OpenSubscriptions } from './subscriptions.js';
 
 export type SqsConfig = Extract<BrokerConfig, { type: 'sqs' }>;
 
@@ -29,7 +30,7 @@ export class SqsBroker implements BrokerAdapter {
   private readonly queues: Queues;
   private readonly logger: Logger;
   private readonly settings: ConsumerSettings;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
 
   constructor(readonly name: string, private readonly config: SqsConfig, dependencies: BrokerDependencies, settings: Partial<ConsumerSettings> = {}) {
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
@@ -72,18 +73,11 @@ export class SqsBroker implements BrokerAdapter {
       request,
       deliver,
     );
-    const subscription: Subscription = {
-      stop: async () => {
-        await consumer.stop();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(() => consumer.stop());
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
     this.client.destroy();
   }
 }

@@ -15,6 +15,7 @@ import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic 
 import { readQueueLimits } from './queue-settings.js';
 import { Signal } from './signal.js';
 import { CHANNEL, redeliveryQueue, type Wake } from './wire.js';
+import { OpenSubscriptions } from '../subscriptions.js';
 
 const HEADER_PREFIX = 'ce-';
 
@@ -47,7 +48,7 @@ export class PostgresBroker implements BrokerAdapter {
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly wakers = new Map<Wake, Set<() => void>>();
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions = new OpenSubscriptions();
   private readonly topicPartitions = new Map<string, number>();
   private readonly knownQueues = new Set<string>();
   private unlisten: (() => Promise<void>) | undefined;
@@ -117,25 +118,20 @@ export class PostgresBroker implements BrokerAdapter {
     const unregister = this.onWake(`queue:${queue}`, () => signal.wake());
     const limits = await readQueueLimits(this.db, queue);
     const loops = Promise.all([consumeQueue(queue, limits, context), topic?.run()]);
-    const subscription: Subscription = {
-      stop: async () => {
-        running = false;
-        stop();
-        signal.wake();
-        topic?.wake();
-        await loops;
-        await context.lanes.idle();
-        await topic?.finish();
-        unregister();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
+    return this.subscriptions.track(async () => {
+      running = false;
+      stop();
+      signal.wake();
+      topic?.wake();
+      await loops;
+      await context.lanes.idle();
+      await topic?.finish();
+      unregister();
+    });
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await this.subscriptions.stopAll();
     await this.unlisten?.().catch(() => undefined);
     this.unlisten = undefined;
   }
