@@ -1,0 +1,308 @@
+/**
+ * `npm run bench:brokers`: messages/s of publish → consume → ack through edaflow (the adapter's publish
+ * of CloudEvents envelopes, subscribe through the shared consumer pipeline: decode, ajv validation,
+ * upcast check, handler, ack) against the raw client library doing the same work in the same run (same
+ * payloads, batch sizes, prefetch, concurrency and acks; JSON.parse of each body as its only decoding).
+ * One raw baseline per broker in ./brokers/. Each side runs BENCH_RUNS times (alternating which goes
+ * first); the median counts. Prints progress to stderr, a table to stdout, writes bench/results/brokers.json.
+ *
+ *   BENCH_MESSAGES (5000)  BENCH_SQS_MESSAGES (1000: ElasticMQ is slow)  BENCH_BATCH (50)
+ *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
+ *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import type { BrokerAdapter, DestinationRef, GroupSpec, Topology } from '../runtime/brokers/adapter.js';
+import { createBroker } from '../runtime/brokers/index.js';
+import { token } from '../runtime/brokers/nats/wire.js';
+import { SqsBroker } from '../runtime/brokers/sqs.js';
+import { physicalName } from '../runtime/brokers/sqs/queues.js';
+import { loadDefinitions, memoryFileSystem, type Definitions, type RetryPolicy } from '../runtime/definitions/index.js';
+import { createEnvelope } from '../runtime/envelope/index.js';
+import { MessageCatalog } from '../runtime/messages/catalog.js';
+import { createLogger } from '../runtime/observability/logger.js';
+import { createConsumer } from '../runtime/pipeline/consumer.js';
+import { openDatabase } from '../runtime/store/database.js';
+import { ensureServers } from '../test/servers/servers.mjs';
+import { Acks, chunks, payload, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
+import * as kafkaRaw from './brokers/kafka.js';
+import * as natsRaw from './brokers/nats.js';
+import * as postgresRaw from './brokers/postgres.js';
+import * as rabbitmqRaw from './brokers/rabbitmq.js';
+import * as sqsRaw from './brokers/sqs.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const MESSAGES = env('BENCH_MESSAGES', 5_000);
+const SQS_MESSAGES = Math.min(MESSAGES, env('BENCH_SQS_MESSAGES', 1_000));
+const BATCH = env('BENCH_BATCH', 50);
+const PREFETCH = env('BENCH_PREFETCH', 50);
+const CONCURRENCY = env('BENCH_CONCURRENCY', 10);
+const RUNS = env('BENCH_RUNS', 3);
+const WARMUP = env('BENCH_WARMUP', 500);
+/** BENCH_SIDES=edaflow (or raw) measures one side only, e.g. under `node --cpu-prof`; the ratio is then absent. */
+const SIDES = (process.env['BENCH_SIDES'] ?? 'edaflow,raw').split(',').map((side) => side.trim());
+const RUN = `b${Date.now().toString(36)}`;
+const TARGET = 0.9;
+const logger = createLogger({ level: 'silent' });
+const NO_RETRY: RetryPolicy = { attempts: 1, backoff: 'fixed', delayMs: 0, maxDelayMs: 0, jitter: false };
+
+/** The edaflow side of a case: how to get the adapter, what to provision, and how to remove it afterwards. */
+interface EdaflowSide {
+  readonly kind: DestinationRef['kind'];
+  create(name: string): Promise<{ adapter: BrokerAdapter; dispose?: () => Promise<void> }>;
+  topology(destination: DestinationRef, group: GroupSpec): Topology;
+  cleanup(name: string): Promise<void>;
+}
+
+interface Case {
+  readonly broker: string;
+  readonly servers: readonly ('postgres' | 'rabbitmq' | 'nats' | 'sqs' | 'kafka')[];
+  readonly messages: number;
+  /** Loaded lazily so one adapter that cannot be imported (a work in progress) does not stop the others. */
+  load(): Promise<{ edaflow: EdaflowSide; raw: RawBaseline }>;
+}
+
+const queueTopology = (destination: DestinationRef, group: GroupSpec): Topology => ({ topics: [], queues: [{ name: destination.name, deadLetter: null, maxDeliveries: 5 }], groups: [group] });
+
+const CASES: Case[] = [
+  {
+    broker: 'postgres',
+    servers: ['postgres'],
+    messages: MESSAGES,
+    load: async () => ({
+      raw: postgresRaw.raw,
+      edaflow: {
+        kind: 'queue',
+        // The broker's tables in a schema of their own on the same database as the raw table, dropped afterwards.
+        create: async (name) => {
+          const schema = name.replace(/[^A-Za-z0-9_]/g, '_');
+          const database = await openDatabase({ type: 'postgres', url: postgresRaw.POSTGRES_URL, schema });
+          const adapter = await createBroker('postgres', { type: 'postgres' }, { logger, database });
+          return { adapter, dispose: async () => (await database.query(`drop schema if exists "${schema}" cascade`), await database.close()) };
+        },
+        topology: queueTopology,
+        cleanup: async () => undefined,
+      },
+    }),
+  },
+  {
+    broker: 'rabbitmq',
+    servers: ['rabbitmq'],
+    messages: MESSAGES,
+    load: async () => ({
+      raw: rabbitmqRaw.raw,
+      edaflow: {
+        kind: 'queue',
+        create: async () => ({ adapter: await createBroker('rabbitmq', { type: 'rabbitmq', url: rabbitmqRaw.RABBITMQ_URL }, { logger }) }),
+        topology: queueTopology,
+        cleanup: (name) => rabbitmqRaw.dropQueues([name]),
+      },
+    }),
+  },
+  {
+    broker: 'nats',
+    servers: ['nats'],
+    messages: MESSAGES,
+    load: async () => ({
+      raw: natsRaw.raw,
+      edaflow: {
+        kind: 'queue',
+        create: async () => ({ adapter: await createBroker('nats', { type: 'nats', servers: [natsRaw.NATS_URL] }, { logger }) }),
+        topology: queueTopology,
+        cleanup: (name) => natsRaw.dropStreams([`queue_${token(name)}`]),
+      },
+    }),
+  },
+  {
+    broker: 'sqs',
+    servers: ['sqs'],
+    messages: SQS_MESSAGES,
+    load: async () => ({
+      raw: sqsRaw.raw,
+      edaflow: {
+        kind: 'queue',
+        // A 1 s long poll (as the raw side and the conformance suite) so stopping is quick; the rest is production configuration.
+        create: async () => ({ adapter: new SqsBroker('sqs', { type: 'sqs', region: 'us-east-1', endpoint: sqsRaw.SQS_ENDPOINT }, { logger }, { waitTimeSeconds: 1 }) }),
+        topology: queueTopology,
+        cleanup: (name) => sqsRaw.dropQueues([physicalName(name)]),
+      },
+    }),
+  },
+  {
+    broker: 'kafka',
+    servers: ['kafka'],
+    messages: MESSAGES,
+    load: async () => {
+      const { KafkaBroker } = await import('../runtime/brokers/kafka.js');
+      const timings = kafkaRaw.GROUP_TIMINGS;
+      const options = { sessionTimeoutMs: timings.sessionTimeout, heartbeatIntervalMs: timings.heartbeatInterval, rebalanceTimeoutMs: timings.rebalanceTimeout, maxWaitTimeMs: timings.maxWaitTimeInMs };
+      return {
+        raw: kafkaRaw.raw,
+        edaflow: {
+          kind: 'topic',
+          create: async () => ({ adapter: new KafkaBroker('kafka', { type: 'kafka', brokers: kafkaRaw.KAFKA_BROKERS, clientId: 'edaflow-bench' }, logger, options) }),
+          topology: (destination, group) => ({ topics: [{ name: destination.name, partitions: kafkaRaw.PARTITIONS }], queues: [], groups: [group] }),
+          cleanup: async (name) => {
+            const admin = kafkaRaw.kafkaClient('edaflow-bench-cleanup').admin();
+            await admin.connect();
+            await kafkaRaw.dropTopic(admin, name, [`${name}.bench`]);
+            await admin.disconnect();
+          },
+        },
+      };
+    },
+  },
+];
+
+const DEFINITIONS = `
+edaflow: 1
+topics: { bench: {} }
+events:
+  Ping:
+    topic: bench
+    versions:
+      1: { schema: { type: object, required: [n, label], properties: { n: { type: integer }, label: { type: string } }, additionalProperties: false } }
+`;
+
+async function benchCatalog(): Promise<MessageCatalog> {
+  const result = await loadDefinitions('/bench', { fileSystem: memoryFileSystem({ 'app.yaml': DEFINITIONS }, '/bench') });
+  if (!result.definitions) throw new Error(`bench definitions are invalid: ${JSON.stringify(result.diagnostics)}`);
+  return MessageCatalog.build(result.definitions as Definitions);
+}
+
+/** One measured edaflow run: provision, subscribe through the pipeline, publish in batches, wait for the last ack. */
+async function runEdaflow(side: EdaflowSide, catalog: MessageCatalog, workload: Workload): Promise<Timing> {
+  const { adapter, dispose } = await side.create(workload.name);
+  const destination: DestinationRef = { kind: side.kind, name: workload.name };
+  const group: GroupSpec = { destination, group: 'bench', deadLetter: null, retry: NO_RETRY };
+  try {
+    await adapter.connect();
+    await provisionRetrying(adapter, side.topology(destination, group));
+    const acks = new Acks(workload.messages, `${adapter.name} edaflow ${workload.name}`, workload.timeoutMs);
+    const unexpected: string[] = [];
+    const pipeline = createConsumer({
+      name: 'bench', group: 'bench', origin: destination, accepts: new Set(['Ping']), retry: NO_RETRY, timeoutMs: 10_000,
+      headerPrefix: adapter.capabilities.headerPrefix, catalog, logger, handle: async () => undefined,
+    });
+    const subscription = await adapter.subscribe({ ...group, prefetch: workload.prefetch, concurrency: workload.concurrency }, async (delivery) => {
+      const outcome = await pipeline(delivery);
+      if (outcome !== 'handled') unexpected.push(outcome);
+      acks.ack();
+    });
+    const envelopes = Array.from({ length: workload.messages }, (_, n) => ({ envelope: createEnvelope('Ping', payload(n), 'bench', { dataversion: 1 }) }));
+    acks.start();
+    for (const batch of chunks(envelopes, workload.batch)) await adapter.publish(destination, batch);
+    acks.published();
+    const timing = await acks.done;
+    await subscription.stop();
+    if (unexpected.length) throw new Error(`${adapter.name}: ${unexpected.length} messages were not handled (${unexpected[0]})`);
+    return timing;
+  } finally {
+    await adapter.close().catch((error: unknown) => process.stderr.write(`\nclosing ${adapter.name}: ${(error as Error).message}\n`));
+    await side.cleanup(workload.name);
+    await dispose?.();
+  }
+}
+
+/**
+ * Provisions, trying again (up to 3 times, saying so on stderr) after an error: a freshly created Kafka
+ * topic can briefly be unknown to the broker answering the next request under load.
+ */
+async function provisionRetrying(adapter: BrokerAdapter, topology: Topology): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await adapter.provision(topology);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      process.stderr.write(`(${adapter.name} provision failed, trying again: ${(error as Error).message.split('\n')[0]}) `);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
+const median = (values: readonly number[]): number => (values.length ? [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]! : NaN);
+
+type Row = { edaflow: number; raw: number; ratio: number; messages: number; publish: { edaflow: number; raw: number }; runs: { edaflow: number[]; raw: number[] } } | { unavailable: string } | { failed: string };
+
+const only = process.env['BENCH_BROKERS']?.split(',').map((name) => name.trim());
+const selected = CASES.filter((benchCase) => !only || only.includes(benchCase.broker));
+process.stderr.write(`checking servers: ${[...new Set(selected.flatMap((c) => c.servers))].join(', ')}\n`);
+await ensureServers([...new Set(selected.flatMap((c) => c.servers))], { log: (line: string) => process.stderr.write(`  ${line}\n`) });
+const catalog = await benchCatalog();
+
+const results: Record<string, Row> = {};
+for (const [index, benchCase] of selected.entries()) {
+  const label = `[${index + 1}/${selected.length}] ${benchCase.broker}`;
+  let sides: Awaited<ReturnType<Case['load']>>;
+  try {
+    sides = await benchCase.load();
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0]!;
+    process.stderr.write(`${label}: unavailable: ${reason}\n`);
+    results[benchCase.broker] = { unavailable: reason };
+    continue;
+  }
+  const rates = { edaflow: [] as number[], raw: [] as number[] };
+  const publishRates = { edaflow: [] as number[], raw: [] as number[] };
+  try {
+    // An unmeasured round per side first, so neither side's runs pay for JIT compilation or first connections.
+    for (const side of (['edaflow', 'raw'] as const).filter((s) => SIDES.includes(s))) {
+      const workload: Workload = { name: `edaflow-bench-${RUN}-${benchCase.broker}-${side}0`, messages: WARMUP, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, timeoutMs: 60_000 };
+      process.stderr.write(`${label}: ${side} warm-up, ${WARMUP} messages\n`);
+      await (side === 'edaflow' ? runEdaflow(sides.edaflow, catalog, workload) : sides.raw(workload));
+    }
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate which side goes first, so neither always gets the warmer (or colder) server.
+      const order = run % 2 === 0 ? (['edaflow', 'raw'] as const) : (['raw', 'edaflow'] as const);
+      for (const side of order.filter((s) => SIDES.includes(s))) {
+        const workload: Workload = {
+          name: `edaflow-bench-${RUN}-${benchCase.broker}-${side}${run + 1}`,
+          messages: benchCase.messages, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY,
+          timeoutMs: Math.max(60_000, benchCase.messages * 20),
+        };
+        process.stderr.write(`${label}: ${side} run ${run + 1}/${RUNS}, ${workload.messages} messages ... `);
+        const timing = side === 'edaflow' ? await runEdaflow(sides.edaflow, catalog, workload) : await sides.raw(workload);
+        rates[side].push(workload.messages / timing.seconds);
+        publishRates[side].push(workload.messages / timing.publishSeconds);
+        process.stderr.write(`${Math.round(workload.messages / timing.seconds)} msg/s (publishing alone: ${Math.round(workload.messages / timing.publishSeconds)} msg/s)\n`);
+      }
+    }
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0]!;
+    process.stderr.write(`\n${label}: FAILED: ${reason}\n`);
+    results[benchCase.broker] = { failed: reason };
+    continue;
+  }
+  const edaflow = median(rates.edaflow);
+  const raw = median(rates.raw);
+  results[benchCase.broker] = {
+    edaflow: Math.round(edaflow), raw: Math.round(raw), ratio: Number((edaflow / raw).toFixed(3)), messages: benchCase.messages,
+    publish: { edaflow: Math.round(median(publishRates.edaflow)), raw: Math.round(median(publishRates.raw)) },
+    runs: { edaflow: rates.edaflow.map(Math.round), raw: rates.raw.map(Math.round) },
+  };
+}
+
+const header = ['broker', 'messages', 'edaflow msg/s', 'raw msg/s', 'ratio', `≥ ${TARGET}×`, 'publishing alone: edaflow', 'raw'];
+const rows = Object.entries(results).map(([broker, row]) =>
+  'unavailable' in row ? [broker, '', '', '', '', `unavailable: ${row.unavailable}`]
+    : 'failed' in row ? [broker, '', '', '', '', `FAILED: ${row.failed}`]
+      : [broker, String(row.messages), String(row.edaflow), String(row.raw), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.publish.edaflow), String(row.publish.raw)],
+);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === 5 && /^(unavailable|FAILED)/.test(row[i] ?? '') ? 0 : (row[i] ?? '').length))));
+const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+console.log(`publish → consume → ack, batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}, median of ${RUNS} runs per side`);
+console.log('edaflow: CloudEvents envelopes in binary mode + the consumer pipeline (decode, ajv validation, upcast check, handler, ack);');
+console.log('raw: the client library with JSON.parse of each body. SQS runs fewer messages (ElasticMQ is slow).');
+console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
+console.log(line(header));
+for (const row of rows) console.log(line(row));
+
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL('./results/brokers.json', import.meta.url),
+  JSON.stringify({
+    measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => Number(load.toFixed(2))) },
+    messages: MESSAGES, sqsMessages: SQS_MESSAGES, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, runs: RUNS, target: TARGET, cases: results,
+  }, null, 2) + '\n',
+);
+if (Object.values(results).some((row) => 'failed' in row)) process.exitCode = 1;

@@ -1,0 +1,58 @@
+/**
+ * Raw NATS JetStream baseline: the same work-queue stream (file storage) and durable pull consumer
+ * (explicit ack) the adapter creates, js.publish pipelined per batch (every publish ack awaited),
+ * consumer.consume() with max_messages = prefetch, JSON.parse, ackAck() (the adapter's ack: it waits for
+ * the server's confirmation), up to `concurrency` at once.
+ */
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
+import { Acks, type Timing, bodies, chunks, Limiter, type Workload } from './common.js';
+
+export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+export async function raw(workload: Workload): Promise<Timing> {
+  const nc = await connect({ servers: [NATS_URL] });
+  const stream = workload.name.replace(/[^A-Za-z0-9_-]/g, '_');
+  const subject = `bench.${stream}`;
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File, num_replicas: 1 });
+    await jsm.consumers.add(stream, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
+    const js = jetstream(nc);
+    const acks = new Acks(workload.messages, `nats raw ${stream}`, workload.timeoutMs);
+    const limiter = new Limiter(workload.concurrency);
+    const messages = await (await js.consumers.get(stream, 'workers')).consume({ max_messages: workload.prefetch });
+    const consuming = (async () => {
+      for await (const message of messages) {
+        await limiter.run(async () => {
+          JSON.parse(message.string());
+          await message.ackAck();
+          acks.ack();
+        });
+      }
+    })();
+    const batches = chunks(bodies(workload), workload.batch);
+    acks.start();
+    for (const batch of batches) await Promise.all(batch.map((body) => js.publish(subject, body)));
+    acks.published();
+    const timing = await acks.done;
+    await messages.close();
+    await consuming;
+    await limiter.idle();
+    await jsm.streams.delete(stream);
+    return timing;
+  } finally {
+    await nc.drain().catch(() => nc.close());
+  }
+}
+
+/** Deletes streams the edaflow side provisioned. */
+export async function dropStreams(streams: readonly string[]): Promise<void> {
+  const nc = await connect({ servers: [NATS_URL] });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
+  } finally {
+    await nc.drain().catch(() => nc.close());
+  }
+}

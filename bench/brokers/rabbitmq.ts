@@ -1,0 +1,54 @@
+/**
+ * Raw RabbitMQ baseline with amqplib: the same durable quorum queue the adapter declares, persistent
+ * publishes on a confirm channel (each batch's confirms awaited), basic.consume with the same prefetch,
+ * JSON.parse of each body, basic.ack.
+ */
+import amqp from 'amqplib';
+import { Acks, type Timing, bodies, chunks, type Workload } from './common.js';
+
+export const RABBITMQ_URL = process.env['EDAFLOW_RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export async function raw(workload: Workload): Promise<Timing> {
+  const connection = await amqp.connect(RABBITMQ_URL);
+  try {
+    const queue = workload.name;
+    const setup = await connection.createChannel();
+    // As the adapter's queueArguments() without a dead-letter queue.
+    await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 5 } });
+    const acks = new Acks(workload.messages, `rabbitmq raw ${queue}`, workload.timeoutMs);
+    const consumer = await connection.createChannel();
+    await consumer.prefetch(workload.prefetch);
+    await consumer.consume(queue, (message) => {
+      if (!message) return;
+      JSON.parse(message.content.toString('utf8'));
+      consumer.ack(message);
+      acks.ack();
+    });
+    const publisher = await connection.createConfirmChannel();
+    const batches = chunks(bodies(workload), workload.batch);
+    acks.start();
+    for (const batch of batches) {
+      for (const body of batch) {
+        if (!publisher.sendToQueue(queue, body, { persistent: true, contentType: 'application/json' })) await new Promise((resolve) => publisher.once('drain', resolve));
+      }
+      await publisher.waitForConfirms();
+    }
+    acks.published();
+    const timing = await acks.done;
+    await setup.deleteQueue(queue);
+    return timing;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** Deletes queues the edaflow side provisioned. */
+export async function dropQueues(queues: readonly string[]): Promise<void> {
+  const connection = await amqp.connect(RABBITMQ_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
