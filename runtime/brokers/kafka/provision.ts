@@ -55,10 +55,16 @@ export async function provision(context: KafkaContext, topology: Topology): Prom
   }
 }
 
-/** What a broker answers about a partition it does not serve yet (the leader is still taking over). */
-const NOT_SERVED_YET = ['UNKNOWN_TOPIC_OR_PARTITION', 'NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_LEADER_EPOCH', 'FENCED_LEADER_EPOCH'];
+/**
+ * What a broker answers about a partition it does not serve yet (the leader is still taking over), or
+ * about a group whose coordinator is still loading the offsets topic (a freshly started broker).
+ */
+const NOT_SERVED_YET = [
+  'UNKNOWN_TOPIC_OR_PARTITION', 'NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_LEADER_EPOCH', 'FENCED_LEADER_EPOCH',
+  'GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR_FOR_GROUP',
+];
 
-/** Runs `step` again while the broker does not serve a just-created topic yet (up to 15 s). */
+/** Runs `step` again while the broker does not serve a just-created topic or a group yet (up to 15 s). */
 async function untilServed(step: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
