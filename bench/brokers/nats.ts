@@ -1,8 +1,8 @@
 /**
  * Raw NATS JetStream baseline: the same work-queue stream (file storage) and durable pull consumer
  * (explicit ack) the adapter creates, js.publish pipelined per batch (every publish ack awaited),
- * consumer.consume() with max_messages = prefetch, JSON.parse, ackAck() (the adapter's ack: it waits for
- * the server's confirmation), up to `concurrency` at once.
+ * consumer.consume() with max_messages = prefetch, JSON.parse, ack() (as the adapter: a plain ack, no
+ * confirmation awaited; a lost one means a redelivery), up to `concurrency` at once.
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
@@ -26,7 +26,7 @@ export async function raw(workload: Workload): Promise<Timing> {
       for await (const message of messages) {
         await limiter.run(async () => {
           JSON.parse(message.string());
-          await message.ackAck();
+          message.ack();
           acks.ack();
         });
       }

@@ -42,6 +42,11 @@ export interface BrokerCapabilities {
   readonly brokerDelayedRetry: boolean;
   /** Whether published and unacknowledged messages survive the consuming (or broker client's) process dying. */
   readonly durable: boolean;
+  /**
+   * Whether a topic keeps its messages for a group that starts later (`startAt: 'earliest'` reads
+   * them). False for RabbitMQ: an exchange keeps nothing, a group's queue has what came since it was bound.
+   */
+  readonly topicHistory: boolean;
 }
 
 export interface DestinationRef {
@@ -85,9 +90,33 @@ export interface OutgoingMessage {
   readonly key?: string;
 }
 
+/**
+ * Where a consumer group on a topic starts, on every broker (Kafka's rule, as an experienced Kafka user
+ * expects it):
+ * - A group keeps its position once it has one; `startAt` never moves it (like `auto.offset.reset`).
+ * - `provision` gives every declared group that has no position yet the topic's end as of that moment:
+ *   a handler added to a topic that already holds messages does not replay its history, and a group
+ *   provisioned with its (new, empty) topic misses none of the topic's messages.
+ * - A group that gets to `subscribe` with no position (never provisioned, such as `edaflow tail`'s
+ *   throwaway reader) starts at `startAt`: 'earliest' (the default: the oldest retained message) or
+ *   'latest' (only messages published after the subscription started).
+ * RabbitMQ keeps no history on a topic (a fanout exchange): a group's queue holds what was published
+ * since it was bound, so 'earliest' is 'latest' there. Queues have no start position: a queue's
+ * messages are for its workers, whenever they come.
+ */
+export type StartAt = 'earliest' | 'latest';
+
 export interface SubscribeRequest extends GroupSpec {
   readonly concurrency: number;
   readonly prefetch: number;
+  /** Where this group starts when it has no position yet (topics only; default 'earliest'). See StartAt. */
+  readonly startAt?: StartAt;
+  /**
+   * A throwaway group (`edaflow tail`): nothing of it is kept. The broker removes its position (and its
+   * queue or consumer) when the subscription stops, and where the broker can (RabbitMQ, NATS) when the
+   * process dies too. Topics only.
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** Why a message was dead-lettered; travels with it as headers/attributes. */

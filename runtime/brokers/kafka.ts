@@ -3,7 +3,7 @@ import { encodeBinary } from '../envelope/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import type { BrokerModule } from './index.js';
-import { brokerError, createKafka, DEFAULT_OPTIONS, HEADER_PREFIX, record, type KafkaAdapterOptions, type KafkaBrokerConfig, type KafkaContext } from './kafka/client.js';
+import { brokerError, createKafka, DEFAULT_OPTIONS, groupIdOf, HEADER_PREFIX, record, type KafkaAdapterOptions, type KafkaBrokerConfig, type KafkaContext } from './kafka/client.js';
 import { createDeadLetterOperations } from './kafka/dead-letters.js';
 import { provision } from './kafka/provision.js';
 import { KafkaSubscription } from './kafka/subscription.js';
@@ -19,7 +19,7 @@ const { Partitioners } = kafkajs;
  * wait in process (Kafka has no delayed redelivery). See ./kafka/ for each part.
  */
 export class KafkaBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly context: KafkaContext;
   private readonly admin: Admin;
@@ -67,7 +67,11 @@ export class KafkaBroker implements BrokerAdapter {
       await subscription.stop().catch(() => undefined);
       throw brokerError(this.name, `subscribing ${request.group} to ${request.destination.name}`, error);
     }
-    return this.subscriptions.track(() => subscription.stop());
+    return this.subscriptions.track(async () => {
+      await subscription.stop();
+      // A throwaway group (`edaflow tail`) leaves no committed offsets behind once its member has left.
+      if (request.ephemeral) await this.admin.deleteGroups([groupIdOf(request.destination, request.group)]).catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {

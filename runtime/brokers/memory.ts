@@ -1,7 +1,7 @@
 import { encodeBinary, type Headers } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type {
-  BrokerAdapter, DeadLetter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology,
+  BrokerAdapter, DeadLetter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology,
 } from './adapter.js';
 import { deadLetterHeaders, readDeadLetterHeaders, withoutDeadLetterHeaders } from './dead-letter.js';
 import { KeyedLanes } from './keyed-lanes.js';
@@ -31,12 +31,16 @@ interface Group {
 
 const HEADER_PREFIX = 'ce-';
 
+function groupKey(topic: string, group: string): string {
+  return `${topic}\u0000${group}`;
+}
+
 /**
  * The in-process broker: nothing survives a restart (tests, throwaway runs). Topics are append-only
  * logs with a cursor per group; queues hold messages with a visibility time, like SQS.
  */
 export class MemoryBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: false } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: false, topicHistory: true } as const;
   private readonly topicLogs = new Map<string, Stored[]>();
   private readonly groups = new Map<string, Group>();
   private readonly queueStore = new Map<string, QueuedMessage[]>();
@@ -59,7 +63,8 @@ export class MemoryBroker implements BrokerAdapter {
     }
     for (const group of topology.groups) {
       if (group.deadLetter) this.ensureQueue(group.deadLetter);
-      if (group.destination.kind === 'topic') this.group(group.destination.name, group.group);
+      // A new group starts at the topic's end as of now (see StartAt); an existing one keeps its cursor.
+      if (group.destination.kind === 'topic') this.group(group.destination.name, group.group, 'latest');
     }
   }
 
@@ -79,6 +84,7 @@ export class MemoryBroker implements BrokerAdapter {
       this.wakeAll(request);
       await loop;
       await lanes.idle();
+      if (request.ephemeral && request.destination.kind === 'topic') this.groups.delete(groupKey(request.destination.name, request.group));
     });
   }
 
@@ -92,7 +98,7 @@ export class MemoryBroker implements BrokerAdapter {
       const log = this.topicLogs.get(destination.name);
       if (!log) throw new EdaflowError('EDA_UNKNOWN_TYPE', `topic ${destination.name} is not provisioned on broker ${this.name}`);
       log.push(stored);
-      for (const [key, group] of this.groups) if (key.startsWith(`${destination.name}\u0000`)) group.wake?.();
+      for (const [key, group] of this.groups) if (key.startsWith(groupKey(destination.name, ''))) group.wake?.();
     } else {
       const queue = this.queueStore.get(destination.name);
       if (!queue) throw new EdaflowError('EDA_UNKNOWN_TYPE', `queue ${destination.name} is not provisioned on broker ${this.name}`);
@@ -105,11 +111,12 @@ export class MemoryBroker implements BrokerAdapter {
     if (!this.queueStore.has(name)) this.queueStore.set(name, []);
   }
 
-  private group(topic: string, group: string): Group {
-    const key = `${topic}\u0000${group}`;
+  /** The group's state; a group seen for the first time starts at `startAt`. */
+  private group(topic: string, group: string, startAt: StartAt = 'earliest'): Group {
+    const key = groupKey(topic, group);
     let state = this.groups.get(key);
     if (!state) {
-      state = { cursor: 0, redeliveries: [] };
+      state = { cursor: startAt === 'latest' ? (this.topicLogs.get(topic)?.length ?? 0) : 0, redeliveries: [] };
       this.groups.set(key, state);
     }
     return state;
@@ -123,7 +130,7 @@ export class MemoryBroker implements BrokerAdapter {
   /** Topic: in log order; a retried message blocks its key's lane until it settles (Kafka's semantics). */
   private async consumeTopic(request: SubscribeRequest, deliver: (d: Delivery) => Promise<void>, lanes: KeyedLanes, running: () => boolean): Promise<void> {
     const log = this.topicLogs.get(request.destination.name) ?? [];
-    const group = this.group(request.destination.name, request.group);
+    const group = this.group(request.destination.name, request.group, request.startAt);
     while (running()) {
       const next = group.redeliveries.shift() ?? (group.cursor < log.length ? log[group.cursor++] : undefined);
       if (!next) {

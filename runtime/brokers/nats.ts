@@ -5,11 +5,11 @@ import { encodeBinary } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { BrokerConfig } from '../definitions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerAdapter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
+import type { BrokerAdapter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import { deadLetterHeaders } from './dead-letter.js';
 import type { BrokerModule } from './index.js';
 import { natsDeadLetterOperations, type Outgoing } from './nats/dead-letters.js';
-import { ensureConsumer, ensureStream, isNotFound, topologyStreams } from './nats/provision.js';
+import { addEphemeralConsumer, consumerName, ensureConsumer, ensureStream, isNotFound, topologyStreams } from './nats/provision.js';
 import { NatsSubscription } from './nats/subscription.js';
 import { asUnavailable, destinationStream, fromNatsHeaders, KEY_HEADER, streamName, subject, toNatsHeaders } from './nats/wire.js';
 import { OpenSubscriptions } from './subscriptions.js';
@@ -32,7 +32,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * per-key order comes from one consumer per group and keyed lanes.
  */
 export class NatsBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
   private readonly subscriptions = new OpenSubscriptions();
@@ -78,7 +78,8 @@ export class NatsBroker implements BrokerAdapter {
     const { jsm } = this.connected();
     try {
       for (const stream of topologyStreams(topology)) await ensureStream(jsm, stream);
-      for (const group of topology.groups) await ensureConsumer(jsm, group);
+      // A new group starts at its topic's end as of now; an existing one keeps its position (StartAt).
+      for (const group of topology.groups) await ensureConsumer(jsm, group, 'latest');
     } catch (error) {
       throw asUnavailable(error, `provisioning of broker ${this.name}`);
     }
@@ -128,16 +129,25 @@ export class NatsBroker implements BrokerAdapter {
   }
 
   async subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription> {
-    const { js, jsm } = this.connected();
-    await ensureConsumer(jsm, request).catch((error: unknown) => {
+    const startAt = request.startAt ?? 'earliest';
+    const consumer = { name: consumerName(request) };
+    // A throwaway group gets a server-named consumer of its own, re-created (from now) if it vanished.
+    const ensure = request.ephemeral && request.destination.kind === 'topic'
+      ? async (from: StartAt) => void (consumer.name = await addEphemeralConsumer(this.connected().jsm, request, from))
+      : async (from: StartAt) => ensureConsumer(this.connected().jsm, request, from);
+    await ensure(startAt).catch((error: unknown) => {
       throw asUnavailable(error, `the consumer of group ${request.group}`);
     });
     const subscription = new NatsSubscription({
-      js, logger: this.logger, request, deliver,
+      js: this.connected().js, logger: this.logger, request, deliver,
+      consumer: () => consumer.name,
       deadLetter: (message, info) => this.moveToDeadLetter(request.deadLetter, message, info),
-      ensureConsumer: () => ensureConsumer(this.connected().jsm, request),
+      ensureConsumer: () => ensure(request.ephemeral ? 'latest' : startAt),
     });
-    return this.subscriptions.track(() => subscription.stop());
+    return this.subscriptions.track(async () => {
+      await subscription.stop();
+      if (request.ephemeral) await this.connected().jsm.consumers.delete(destinationStream(request.destination), consumer.name).catch(() => undefined);
+    });
   }
 
   /** A copy with the failure's metadata, acknowledged by the dead-letter stream before the original is acked. */

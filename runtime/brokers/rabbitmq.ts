@@ -6,7 +6,7 @@ import type { BrokerModule } from './index.js';
 import { RabbitConnection, type RabbitConfig } from './rabbitmq/connection.js';
 import { RabbitSubscription } from './rabbitmq/consumer.js';
 import { createDeadLetterOperations } from './rabbitmq/dead-letters.js';
-import { provisionTopology } from './rabbitmq/provision.js';
+import { declareThrowawayGroup, deleteThrowawayGroup, provisionTopology } from './rabbitmq/provision.js';
 import { ConfirmPublisher, type Outgoing } from './rabbitmq/publisher.js';
 import { HEADER_PREFIX, KEY_HEADER, publishOptions } from './rabbitmq/wire.js';
 import { OpenSubscriptions } from './subscriptions.js';
@@ -18,7 +18,7 @@ import { OpenSubscriptions } from './subscriptions.js';
  * broker); dead letters go to quorum queues with publisher confirms. See ./rabbitmq/ for each concern.
  */
 export class RabbitBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: false } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly connection: RabbitConnection;
   private readonly publisher: ConfirmPublisher;
@@ -43,9 +43,15 @@ export class RabbitBroker implements BrokerAdapter {
   }
 
   async subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription> {
+    // A group's queue holds what was published since it was bound, so `startAt` changes nothing here.
+    const throwaway = request.ephemeral === true && request.destination.kind === 'topic';
+    if (throwaway) await declareThrowawayGroup(this.connection, this.exchange(request.destination.name), request);
     const subscription = new RabbitSubscription({ connection: this.connection, publisher: this.publisher, logger: this.logger }, request, deliver);
     await subscription.start();
-    return this.subscriptions.track(() => subscription.stop());
+    return this.subscriptions.track(async () => {
+      await subscription.stop();
+      if (throwaway) await deleteThrowawayGroup(this.connection, request).catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {

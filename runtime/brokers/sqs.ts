@@ -24,7 +24,7 @@ const DEFAULT_SETTINGS: ConsumerSettings = { waitTimeSeconds: 10, leaseSeconds: 
  * dead-letter queue is the server-side safety net behind the pipeline's own dead-lettering.
  */
 export class SqsBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: false, brokerDelayedRetry: true, durable: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: false, brokerDelayedRetry: true, durable: true, topicHistory: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly client: SQSClient;
   private readonly queues: Queues;
@@ -62,6 +62,7 @@ export class SqsBroker implements BrokerAdapter {
 
   async subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription> {
     if (request.destination.kind === 'topic') throw topicRefused(this.name, request.destination.name);
+    // `startAt` and `ephemeral` concern topics only: a queue's messages are its workers', whenever they come.
     const consumer = new QueueConsumer(
       {
         client: this.client,

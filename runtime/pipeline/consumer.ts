@@ -5,6 +5,7 @@ import { EdaflowError } from '../errors/index.js';
 import type { DedupStore } from '../idempotency/dedup.js';
 import type { MessageCatalog } from '../messages/catalog.js';
 import type { Logger } from '../observability/logger.js';
+import { Deadlines } from './deadlines.js';
 import { retryDelay, shouldRetry } from './retry.js';
 
 /** What a handler gets besides the message. */
@@ -45,6 +46,7 @@ export type Outcome = 'handled' | 'skipped' | 'duplicate' | 'retried' | 'dead-le
  */
 export function createConsumer(options: ConsumerOptions): (delivery: Delivery) => Promise<Outcome> {
   const log = options.logger.child({ consumer: options.name, group: options.group });
+  const deadlines = new Deadlines(options.timeoutMs);
   const now = options.now ?? (() => new Date());
   const deadLetter = async (delivery: Delivery, reason: DeadLetterInfo['reason'], error: string): Promise<Outcome> => {
     await delivery.deadLetter({ reason, error, attempts: delivery.attempt, origin: options.origin, group: options.group, failedAt: now().toISOString() });
@@ -71,7 +73,7 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
       return 'duplicate';
     }
     try {
-      await withTimeout(options.timeoutMs, (signal) => options.handle(latest.envelope, { attempt: delivery.attempt, signal }));
+      await withTimeout(deadlines, options.timeoutMs, (signal) => options.handle(latest.envelope, { attempt: delivery.attempt, signal }));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Errors say whether a retry can help (kafkajs's lesson); a plain Error is assumed transient.
@@ -91,19 +93,23 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
 }
 
 /** Runs `work` with an AbortSignal that fires after `timeoutMs`; rejects with EDA_HANDLER_TIMEOUT then. */
-async function withTimeout(timeoutMs: number, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+function withTimeout(deadlines: Deadlines, timeoutMs: number, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<void>((resolve, reject) => {
+    const cancel = deadlines.start(() => {
       const error = new EdaflowError('EDA_HANDLER_TIMEOUT', `handler did not finish within ${timeoutMs} ms`);
       controller.abort(error);
       reject(error);
-    }, timeoutMs);
+    });
+    const settle = (error?: unknown): void => {
+      cancel();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    try {
+      work(controller.signal).then(() => settle(), (error: unknown) => settle(error ?? new Error('handler rejected without a reason')));
+    } catch (error) {
+      settle(error ?? new Error('handler threw without a reason'));
+    }
   });
-  try {
-    await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

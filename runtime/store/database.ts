@@ -13,6 +13,49 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
 }
 
+/** One open transaction of a Database. */
+export interface Transaction extends Queryable {
+  /**
+   * Sends NOTIFY `channel` once this transaction has committed (never when it rolls back). A NOTIFY sent
+   * inside a transaction holds PostgreSQL's one global notify lock through the commit's disk flush, so
+   * concurrent committers queue behind it; sent after, it costs a statement and blocks nobody. A crash
+   * between commit and notify loses only the wake-up: every listener also polls.
+   */
+  notifyAfterCommit(channel: string, payload?: string): void;
+}
+
+export function isTransaction(target: Queryable): target is Transaction {
+  return typeof (target as Partial<Transaction>).notifyAfterCommit === 'function';
+}
+
+/** Wakes the listeners of `channel` once `target`'s writes are committed: at commit for a transaction, now otherwise. */
+export async function notifyAfterCommit(target: Queryable, channel: string, payload = ''): Promise<void> {
+  if (isTransaction(target)) {
+    target.notifyAfterCommit(channel, payload);
+    return;
+  }
+  await target.query('select pg_notify($1, $2)', [channel, payload]);
+}
+
+/** Collects a transaction's wake-ups (once each) and sends them in one statement after the commit. */
+export class PendingNotifications {
+  private readonly pending = new Map<string, { channel: string; payload: string }>();
+
+  add(channel: string, payload = ''): void {
+    this.pending.set(`${channel}\u0000${payload}`, { channel, payload });
+  }
+
+  async send(target: Queryable): Promise<void> {
+    if (!this.pending.size) return;
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    // Best effort: the data is committed either way, and listeners poll.
+    await target
+      .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n (c, p)', [all.map((n) => n.channel), all.map((n) => n.payload)])
+      .catch(() => undefined);
+  }
+}
+
 /** What the engine needs of a SQL database; PostgreSQL (pg) and the embedded PGlite run the same SQL. */
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'embedded';
@@ -21,7 +64,7 @@ export interface Database extends Queryable {
    * but the transaction's own statements inside `work`: the embedded database is one session, and every
    * other query waits until the transaction ends.
    */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
    * Calls `onNotify` with the payload of every NOTIFY on `channel` (delivered after the notifying
    * transaction commits). Resolves once listening; the returned function stops it. On PostgreSQL one

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, QueryResult } from './database.js';
+import { PendingNotifications, type Database, type QueryResult } from './database.js';
 
 /**
  * PGlite is one PostgreSQL session: statements of concurrent callers would interleave inside each
@@ -15,7 +15,12 @@ export async function openEmbedded(path: string): Promise<Database> {
   return {
     kind: 'embedded',
     query: (sql, params) => run(db, sql, params),
-    transaction: (work) => db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params) })),
+    transaction: async (work) => {
+      const notifications = new PendingNotifications();
+      const result = await db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params), notifyAfterCommit: (channel, payload) => notifications.add(channel, payload) }));
+      await notifications.send({ query: (sql, params) => run(db, sql, params) });
+      return result;
+    },
     // In-process: PGlite calls back after the notifying transaction commits, like a server would.
     listen: async (channel, onNotify) => {
       const unlisten = await db.listen(channel, onNotify);

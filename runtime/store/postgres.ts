@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, QueryResult } from './database.js';
+import { PendingNotifications, type Database, type Queryable, type QueryResult } from './database.js';
 
 export interface PostgresOptions {
   /** Schema for edaflow's tables (created when missing); every connection's `search_path`. */
@@ -25,10 +25,13 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     query: (sql, params) => run(pool, sql, params),
     async transaction(work) {
       const client = await pool.connect();
+      const notifications = new PendingNotifications();
+      const query: Queryable['query'] = (sql, params) => run(client, sql, params);
       try {
         await client.query('begin');
-        const result = await work({ query: (sql, params) => run(client, sql, params) });
+        const result = await work({ query, notifyAfterCommit: (channel, payload) => notifications.add(channel, payload) });
         await client.query('commit');
+        await notifications.send({ query });
         return result;
       } catch (error) {
         await client.query('rollback').catch(() => undefined);

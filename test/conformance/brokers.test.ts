@@ -73,6 +73,49 @@ describe.each(ADAPTERS)('broker conformance: $name', (underTest) => {
     await Promise.all([billing.subscription.stop(), shipping.subscription.stop()]);
   });
 
+  it('starts a new group at the topic\'s end as of provisioning; a group provisioned with its topic misses nothing', async ({ annotate }) => {
+    if (await lacksTopics(annotate)) return;
+    const destination = await topic(['early']);
+    const numbers = (consumer: { received: { envelope: { data: unknown } }[] }): number[] => consumer.received.map((r) => (r.envelope.data as { n: number }).n).sort((a, b) => a - b);
+    // Published before anyone consumes, then provisioned again (`edaflow publish`, then `edaflow run`).
+    await adapter.publish(destination, [0, 1, 2].map((n) => ping(n)));
+    await adapter.provision({ topics: [{ name: destination.name, partitions: 1 }], queues: [], groups: ['early', 'late'].map((group) => ({ destination, group, deadLetter: topicGroupDeadLetter(destination.name, group), retry: NO_RETRY })) });
+    const early = await consume(adapter, destination, 'early');
+    const late = await consume(adapter, destination, 'late');
+    await adapter.publish(destination, [3, 4, 5].map((n) => ping(n)));
+    await eventually(() => early.received.length >= 6 && late.received.length >= 3, 20_000, () => `early ${numbers(early)}, late ${numbers(late)}`);
+    await sleep(300);
+    expect(numbers(early)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(numbers(late)).toEqual([3, 4, 5]);
+    await Promise.all([early.subscription.stop(), late.subscription.stop()]);
+  });
+
+  it('starts a group that has no position at startAt: earliest reads the retained history, latest only what follows', async ({ annotate }) => {
+    if (await lacksTopics(annotate)) return;
+    const destination = await topic();
+    const numbers = (consumer: { received: { envelope: { data: unknown } }[] }): number[] => consumer.received.map((r) => (r.envelope.data as { n: number }).n).sort((a, b) => a - b);
+    await adapter.publish(destination, [0, 1, 2].map((n) => ping(n)));
+    const throwaway = { ephemeral: true } as const;
+    const earliest = await consume(adapter, destination, `tail-${randomUUID()}`, { ...throwaway, startAt: 'earliest' });
+    const latest = await consume(adapter, destination, `tail-${randomUUID()}`, { ...throwaway, startAt: 'latest' });
+    await adapter.publish(destination, [3, 4, 5].map((n) => ping(n)));
+    const history = adapter.capabilities.topicHistory ? [0, 1, 2] : [];
+    if (!adapter.capabilities.topicHistory) await annotate(`${underTest.name} keeps no topic history: earliest is latest`);
+    await eventually(() => earliest.received.length >= history.length + 3 && latest.received.length >= 3, 20_000, () => `earliest ${numbers(earliest)}, latest ${numbers(latest)}`);
+    await sleep(300);
+    expect(numbers(earliest)).toEqual([...history, 3, 4, 5]);
+    expect(numbers(latest)).toEqual([3, 4, 5]);
+    await Promise.all([earliest.subscription.stop(), latest.subscription.stop()]);
+    // A group keeps its position once it has one (provisioning gave it the end): startAt never moves it.
+    await adapter.provision({ topics: [], queues: [], groups: [{ destination, group: 'kept', deadLetter: topicGroupDeadLetter(destination.name, 'kept'), retry: NO_RETRY }] });
+    await adapter.publish(destination, [ping(6)]);
+    const again = await consume(adapter, destination, 'kept', { startAt: 'earliest' });
+    await eventually(() => again.received.length >= 1, 20_000, () => `kept ${numbers(again)}`);
+    await sleep(300);
+    expect(numbers(again)).toEqual([6]);
+    await again.subscription.stop();
+  });
+
   it('shares a queue between competing consumers, each message handled once', async () => {
     const destination = await queue();
     const slow = async (): Promise<void> => sleep(30);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BrokerAdapter, DestinationRef, GroupSpec, Subscription } from '../../runtime/brokers/adapter.js';
+import type { BrokerAdapter, DestinationRef, GroupSpec, StartAt, Subscription } from '../../runtime/brokers/adapter.js';
 import { topicGroupDeadLetter } from '../../runtime/brokers/dead-letter.js';
 import { loadDefinitions, memoryFileSystem, type Definitions, type RetryPolicy } from '../../runtime/definitions/index.js';
 import { createEnvelope, type Envelope } from '../../runtime/envelope/index.js';
@@ -69,7 +69,10 @@ export async function consume(
   adapter: BrokerAdapter,
   destination: DestinationRef,
   group: string,
-  options: { handler?: MessageHandler; retry?: RetryPolicy; concurrency?: number; prefetch?: number; dedup?: boolean; timeoutMs?: number; deadLetter?: string } = {},
+  options: {
+    handler?: MessageHandler; retry?: RetryPolicy; concurrency?: number; prefetch?: number; dedup?: boolean; timeoutMs?: number; deadLetter?: string;
+    startAt?: StartAt; ephemeral?: boolean;
+  } = {},
 ): Promise<TestConsumer> {
   const received: Received[] = [];
   const outcomes: Outcome[] = [];
@@ -92,7 +95,10 @@ export async function consume(
     },
   });
   const subscription = await adapter.subscribe(
-    { ...spec, concurrency: options.concurrency ?? 1, prefetch: options.prefetch ?? Math.max(10, options.concurrency ?? 1) },
+    {
+      ...spec, concurrency: options.concurrency ?? 1, prefetch: options.prefetch ?? Math.max(10, options.concurrency ?? 1),
+      ...(options.startAt ? { startAt: options.startAt } : {}), ...(options.ephemeral ? { ephemeral: true } : {}),
+    },
     async (delivery) => void outcomes.push(await pipeline(delivery)),
   );
   return { received, outcomes, subscription, deadLetter };

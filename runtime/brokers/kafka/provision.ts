@@ -48,7 +48,7 @@ export async function provision(context: KafkaContext, topology: Topology): Prom
       await Promise.all(missing.map((plan) => context.admin.fetchTopicOffsets(plan.name)));
       // Every topic, not only those listed before: another process may have created one meanwhile.
       await checkExisting(context, [...plans.values()]);
-      for (const group of topology.groups) if (group.destination.kind === 'topic') await startGroupAtEnd(context, group);
+      await Promise.all(topology.groups.filter((group) => group.destination.kind === 'topic').map((group) => startGroupAtEnd(context, group)));
     });
   } catch (error) {
     throw brokerError(context.name, 'provisioning', error);
@@ -117,19 +117,19 @@ function conflict(context: KafkaContext, topic: string, setting: string, declare
 }
 
 /**
- * A new group on a topic that already holds messages starts at the topic's end, as of provisioning:
- * a handler added later must not replay the topic's whole retained history (consumers otherwise start
- * from the beginning, so a new topic's first messages are never missed). Kafka commits offsets only
- * for a group member, so a short-lived member of the (empty) group commits them; it runs only when
- * there is history to skip.
+ * A new group (no committed offset) starts at the topic's end as of provisioning (StartAt): a handler
+ * added later must not replay the topic's whole retained history. The position is committed even on an
+ * empty topic (offset 0): a group provisioned with its topic has a position from then on, so messages
+ * published before its first consumer runs (`edaflow publish`, then `edaflow run`) are not skipped by
+ * the next provisioning. Kafka commits offsets only for a group member, so a short-lived member of the
+ * (empty) group commits them, once in the group's life.
  */
-async function startGroupAtEnd(context: KafkaContext, group: GroupSpec): Promise<void> {
+export async function startGroupAtEnd(context: KafkaContext, group: GroupSpec): Promise<void> {
   const groupId = groupIdOf(group.destination, group.group);
   const topic = group.destination.name;
   const [committed] = await context.admin.fetchOffsets({ groupId, topics: [topic] });
   if (committed?.partitions.some((partition) => partition.offset !== '-1')) return;
   const offsets = await context.admin.fetchTopicOffsets(topic);
-  if (!offsets.some((partition) => partition.high !== partition.low)) return;
   const { groups } = await context.admin.describeGroups([groupId]);
   // Members but no commits yet: the group already consumes, and its position is its own.
   if (groups[0] && !['Empty', 'Dead'].includes(groups[0].state)) return;

@@ -2,6 +2,7 @@ import type { Consumer, EachMessagePayload, KafkaMessage } from 'kafkajs';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { deadLetterHeaders } from '../dead-letter.js';
 import { OffsetCommitter } from './offsets.js';
+import { startGroupAtEnd } from './provision.js';
 import { groupIdOf, isRebalancing, joinTimeoutMs, record, runJoined, stringHeaders, type KafkaContext } from './client.js';
 
 type Deliver = (delivery: Delivery) => Promise<void>;
@@ -24,6 +25,9 @@ export class KafkaSubscription implements Subscription {
   private readonly tails = new Map<number, Promise<void>>();
   private readonly settledUpTo = new Map<number, bigint>();
   private readonly offsets: OffsetCommitter;
+  /** The latest batch's heartbeat, for the keep-alive timer. */
+  private heartbeat: (() => Promise<void>) | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly context: KafkaContext, private readonly request: SubscribeRequest, private readonly deliver: Deliver) {
     this.offsets = new OffsetCommitter(request.destination.name, () => this.consumer, context.logger);
@@ -42,13 +46,16 @@ export class KafkaSubscription implements Subscription {
       retry: { restartOnFailure: async () => true },
     });
     this.consumer = consumer;
+    this.keepAliveTimer ??= this.keepAlive();
     consumer.on(consumer.events.CRASH, (event) => this.onCrash(event.payload.error, event.payload.restart));
     // Commit what was handled before kafkajs rejoins, so a partition's next owner starts after it
     // (best effort: a commit that loses the race only means a redelivery).
     consumer.on(consumer.events.REBALANCING, () => void this.offsets.flush());
     await consumer.connect();
-    // From the beginning only for a group with no committed position: a new queue's or topic's first
-    // messages (provisioning starts a new group on a topic with history at its end).
+    // Where a group with no committed position starts (StartAt): provisioning commits one for every
+    // declared group, so this is for a group subscribed unprovisioned, such as `edaflow tail`'s. 'latest'
+    // is committed before joining: kafkajs would resolve it lazily, after messages published meanwhile.
+    if (this.request.startAt === 'latest') await startGroupAtEnd(this.context, this.request);
     await consumer.subscribe({ topics: [this.request.destination.name], fromBeginning: true });
     const limit = Math.max(1, Math.min(this.request.concurrency, this.request.prefetch));
     await runJoined(consumer, { autoCommit: false, partitionsConsumedConcurrently: limit, eachMessage: (payload) => this.track(this.inPartitionOrder(payload, () => this.handle(payload))) }, joinTimeoutMs(options));
@@ -66,6 +73,7 @@ export class KafkaSubscription implements Subscription {
     }
     // kafkajs ignores commits once its consumer stops: in-flight deliveries settle and commit first.
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    clearInterval(this.keepAliveTimer);
     await this.offsets.flush();
     await consumer?.disconnect();
   }
@@ -119,29 +127,51 @@ export class KafkaSubscription implements Subscription {
    */
   private async handle({ partition, message, heartbeat }: EachMessagePayload): Promise<void> {
     if (this.stopping) return; // not committed: whoever consumes next gets it
+    this.heartbeat = heartbeat;
+    const commit = async (): Promise<void> => this.settle(partition, message.offset);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      let retryAfter: number | undefined;
+      await this.deliver(this.delivery(message, attempt, {
+        ack: commit,
+        retry: async (delayMs) => void (retryAfter = delayMs),
+        deadLetter: async (info) => {
+          await this.toDeadLetter(message, info);
+          await commit();
+        },
+      }));
+      if (retryAfter === undefined) return;
+      const rebalancing = await this.waitOutRetry(retryAfter, heartbeat);
+      // Thrown, not returned: kafkajs then leaves the offset unresolved and rejoins the group.
+      if (rebalancing) throw rebalancing;
+    }
+  }
+
+  /**
+   * Waits `ms` before a retry, heartbeating meanwhile; resolves early with the error when a rebalance
+   * is announced (or with undefined when the subscription stops or the wait is over).
+   */
+  private async waitOutRetry(ms: number, heartbeat: () => Promise<void>): Promise<unknown> {
     const rebalancing = new AbortController();
     const beat = (): Promise<void> => heartbeat().catch((error: unknown) => void (isRebalancing(error) && rebalancing.abort(error)));
     const keepAlive = setInterval(() => void beat(), this.context.options.heartbeatIntervalMs);
-    const commit = async (): Promise<void> => this.settle(partition, message.offset);
     try {
-      for (let attempt = 1; !this.stopping; attempt++) {
-        let retryAfter: number | undefined;
-        await this.deliver(this.delivery(message, attempt, {
-          ack: commit,
-          retry: async (delayMs) => void (retryAfter = delayMs),
-          deadLetter: async (info) => {
-            await this.toDeadLetter(message, info);
-            await commit();
-          },
-        }));
-        if (retryAfter === undefined) return;
-        await pause(retryAfter, AbortSignal.any([this.stopped.signal, rebalancing.signal]));
-        // Thrown, not returned: kafkajs then leaves the offset unresolved and rejoins the group.
-        if (rebalancing.signal.aborted) throw rebalancing.signal.reason;
-      }
+      await pause(ms, AbortSignal.any([this.stopped.signal, rebalancing.signal]));
     } finally {
       clearInterval(keepAlive);
     }
+    return rebalancing.signal.aborted ? rebalancing.signal.reason : undefined;
+  }
+
+  /**
+   * Heartbeats while a handler runs longer than the heartbeat interval, so the group does not drop this
+   * member: one timer for the subscription, not one per message (kafkajs itself heartbeats between messages).
+   */
+  private keepAlive(): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      if (this.inFlight.size) void this.heartbeat?.().catch(() => undefined);
+    }, this.context.options.heartbeatIntervalMs);
+    timer.unref();
+    return timer;
   }
 
   private delivery(message: KafkaMessage, attempt: number, settle: Pick<Delivery, 'ack' | 'retry' | 'deadLetter'>): Delivery {

@@ -4,7 +4,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { EdaflowError } from '../../errors/index.js';
-import type { GroupSpec, Topology } from '../adapter.js';
+import type { GroupSpec, StartAt, Topology } from '../adapter.js';
 import { streamName, streamSubjects, token, type StreamKind } from './wire.js';
 
 /** One shared durable consumer per queue: WorkQueue retention allows a single unfiltered consumer, and every subscriber competes on it. */
@@ -98,10 +98,34 @@ function consumerConfig(group: GroupSpec): Partial<ConsumerConfig> & { durable_n
 }
 
 /**
+ * Where a new consumer of a topic starts (StartAt): 'latest' is the stream's end as seen now — the
+ * next sequence, so a message stored meanwhile is delivered, not skipped. A queue's consumer takes all.
+ */
+async function startPolicy(jsm: JetStreamManager, group: GroupSpec, startAt: StartAt): Promise<Partial<ConsumerConfig>> {
+  if (group.destination.kind !== 'topic' || startAt === 'earliest') return { deliver_policy: DeliverPolicy.All };
+  const { state } = await jsm.streams.info(streamName('topic', group.destination.name));
+  return state.last_seq === 0 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.last_seq + 1 };
+}
+
+/** Deliver policies of a consumer edaflow created: where it started, which no longer matters once it exists. */
+const START_POLICIES: readonly string[] = [DeliverPolicy.All, DeliverPolicy.StartSequence];
+
+/** How long the server keeps a throwaway consumer (`edaflow tail`) nobody pulls from: a killed tail leaves nothing behind. */
+const EPHEMERAL_INACTIVE_MS = 60_000;
+
+/** A throwaway consumer for `edaflow tail`: server-named, removed by the server once unused; returns its name. */
+export async function addEphemeralConsumer(jsm: JetStreamManager, group: GroupSpec, startAt: StartAt): Promise<string> {
+  const { durable_name: _durable, ...config } = consumerConfig(group);
+  const stream = streamName(group.destination.kind, group.destination.name);
+  const info = await jsm.consumers.add(stream, { ...config, ...(await startPolicy(jsm, group, startAt)), inactive_threshold: nanos(EPHEMERAL_INACTIVE_MS) });
+  return info.name;
+}
+
+/**
  * Creates the group's consumer or verifies it. Settings the server can change (max_deliver, ack_wait)
  * follow the definitions; the ones it cannot (ack and deliver policy, filter) are a conflict.
  */
-export async function ensureConsumer(jsm: JetStreamManager, group: GroupSpec): Promise<void> {
+export async function ensureConsumer(jsm: JetStreamManager, group: GroupSpec, startAt: StartAt): Promise<void> {
   const stream = streamName(group.destination.kind, group.destination.name);
   const wanted = consumerConfig(group);
   let existing: ConsumerConfig;
@@ -109,12 +133,12 @@ export async function ensureConsumer(jsm: JetStreamManager, group: GroupSpec): P
     existing = (await jsm.consumers.info(stream, wanted.durable_name)).config;
   } catch (error) {
     if (!isNotFound(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
-    await jsm.consumers.add(stream, wanted);
+    await jsm.consumers.add(stream, { ...wanted, ...(await startPolicy(jsm, group, startAt)) });
     return;
   }
   const what = `NATS consumer ${wanted.durable_name} on stream ${stream}`;
   if (existing.ack_policy !== wanted.ack_policy) throw conflict(what, 'ack_policy', wanted.ack_policy, existing.ack_policy);
-  if (existing.deliver_policy !== wanted.deliver_policy) throw conflict(what, 'deliver_policy', wanted.deliver_policy, existing.deliver_policy);
+  if (!START_POLICIES.includes(existing.deliver_policy)) throw conflict(what, 'deliver_policy', wanted.deliver_policy, existing.deliver_policy);
   if (existing.filter_subject) throw conflict(what, 'filter_subject', undefined, existing.filter_subject);
   if (existing.deliver_subject) throw conflict(what, 'deliver_subject (a push consumer)', undefined, existing.deliver_subject);
   // Several groups on one queue share its consumer: keep the largest max_deliver any of them needs.

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.js';
-import { chunks, notify, valuesList, type WireRow } from './wire.js';
+import { chunks, insertAndNotify, valuesList, type WireRow } from './wire.js';
 
 /**
  * Appends to a topic's log in the caller's transaction. Each row is stamped (by column default) with
@@ -7,14 +7,14 @@ import { chunks, notify, valuesList, type WireRow } from './wire.js';
  * the key's hash, so one key's rows stay in one partition, in order.
  */
 export async function appendToTopic(tx: Queryable, topic: string, partitions: number, rows: readonly WireRow[]): Promise<void> {
-  for (const chunk of chunks(rows)) {
+  const batches = chunks(rows);
+  for (const [index, chunk] of batches.entries()) {
     const params = chunk.flatMap((row) => [topic, partitionOf(row.key, partitions), row.key ?? null, JSON.stringify(row.headers), row.body]);
-    await tx.query(
-      `insert into edaflow_topic_messages (topic, partition, key, headers, body) values ${valuesList(chunk.length, ['', '::int', '', '::jsonb', '::bytea'], 0)}`,
-      params,
-    );
+    const insert = `insert into edaflow_topic_messages (topic, partition, key, headers, body) values ${valuesList(chunk.length, ['', '::int', '', '::jsonb', '::bytea'], 0)}`;
+    // The last insert carries the NOTIFY: up to INSERT_CHUNK rows are one statement, atomic by itself.
+    if (index === batches.length - 1) await insertAndNotify(tx, insert, params, `topic:${topic}`);
+    else await tx.query(insert, params);
   }
-  if (rows.length) await notify(tx, `topic:${topic}`);
 }
 
 /** FNV-1a of the key modulo the partitions; keyless rows spread at random. */

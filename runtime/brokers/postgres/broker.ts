@@ -6,15 +6,17 @@ import type { Database, Queryable } from '../../store/database.js';
 import { migrate } from '../../store/migrations/index.js';
 import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from '../adapter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
+import { AckBatch } from './ack-batch.js';
 import { appendToTopic } from './append-to-topic.js';
 import { consumeQueue, type LoopContext } from './consume-queue.js';
 import { TopicGroupConsumer } from './consume-topic.js';
 import { deadLetterOperations } from './dead-letters.js';
+import { dropGroup } from './drop-group.js';
 import { enqueue } from './enqueue.js';
 import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic } from './provision.js';
 import { readQueueLimits } from './queue-settings.js';
 import { Signal } from './signal.js';
-import { CHANNEL, redeliveryQueue, type Wake } from './wire.js';
+import { CHANNEL, INSERT_CHUNK, redeliveryQueue, type Wake } from './wire.js';
 import { OpenSubscriptions } from '../subscriptions.js';
 
 const HEADER_PREFIX = 'ce-';
@@ -43,7 +45,7 @@ const reclaimed = new WeakSet<Database>();
  */
 export class PostgresBroker implements BrokerAdapter {
   /** Queue retries are the broker's (a visibility time in the row); topic retries hold the key's lane in process, so false. */
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly pollMs: number;
   private readonly leaseMs: number;
@@ -76,7 +78,8 @@ export class PostgresBroker implements BrokerAdapter {
       for (const group of topology.groups) {
         if (group.deadLetter) await provisionInternalQueue(tx, group.deadLetter);
         if (group.destination.kind !== 'topic') continue;
-        await provisionGroup(tx, group.destination.name, group.group);
+        // A new group starts at the topic's end as of now; an existing one keeps its position (StartAt).
+        await provisionGroup(tx, group.destination.name, group.group, 'latest');
         await provisionInternalQueue(tx, redeliveryQueue(group.destination.name, group.group));
       }
     });
@@ -84,7 +87,9 @@ export class PostgresBroker implements BrokerAdapter {
 
   async publish(destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<void> {
     if (!messages.length) return;
-    await this.db.transaction((tx) => this.publishInTransaction(tx, destination, messages));
+    // Up to INSERT_CHUNK messages are one statement, atomic by itself: no BEGIN/COMMIT round trips.
+    if (messages.length <= INSERT_CHUNK) await this.publishInTransaction(this.db, destination, messages);
+    else await this.db.transaction((tx) => this.publishInTransaction(tx, destination, messages));
     // NOTIFY wakes every process; this spares the local consumers the round trip.
     this.wake(`${destination.kind}:${destination.name}`);
   }
@@ -108,9 +113,11 @@ export class PostgresBroker implements BrokerAdapter {
     let stop: () => void = () => undefined;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const signal = new Signal();
+    const onError = (error: unknown, what: string): void => this.options.logger?.warn({ err: error, broker: this.name }, `postgres broker: failed ${what}`);
     const context: LoopContext = {
       db: this.db, leaseMs: this.leaseMs, pollMs: this.pollMs, lanes: new KeyedLanes(Math.max(1, Math.min(request.concurrency, window))), window, signal,
-      running: () => running, deliver, deadLetter: request.deadLetter, origin: request.destination, group: request.group, onError: (error, what) => this.options.logger?.warn({ err: error, broker: this.name }, `postgres broker: failed ${what}`),
+      running: () => running, deliver, deadLetter: request.deadLetter, origin: request.destination, group: request.group, onError,
+      acks: new AckBatch(this.db, onError),
     };
     const destination = request.destination;
     const queue = destination.kind === 'topic' ? redeliveryQueue(destination.name, request.group) : destination.name;
@@ -125,8 +132,12 @@ export class PostgresBroker implements BrokerAdapter {
       topic?.wake();
       await loops;
       await context.lanes.idle();
+      await context.acks.flushed();
       await topic?.finish();
       unregister();
+      if (request.ephemeral && destination.kind === 'topic') {
+        await this.db.transaction((tx) => dropGroup(tx, destination.name, request.group)).catch((error: unknown) => context.onError(error, `removing the throwaway group ${request.group}`));
+      }
     });
   }
 
@@ -142,7 +153,7 @@ export class PostgresBroker implements BrokerAdapter {
     const { partitions, retentionMs } = await this.db.transaction(async (tx) => {
       await provisionInternalQueue(tx, redeliveryQueue(topic, request.group));
       if (request.deadLetter) await provisionInternalQueue(tx, request.deadLetter);
-      return provisionGroup(tx, topic, request.group);
+      return provisionGroup(tx, topic, request.group, request.startAt ?? 'earliest');
     });
     return new TopicGroupConsumer({
       ...context,

@@ -4,7 +4,8 @@ import { deadLetterHeaders } from '../dead-letter.js';
 import type { KeyedLanes } from '../keyed-lanes.js';
 import { claimQueue, renewLeases, type QueueRow } from './claim-queue.js';
 import type { QueueLimits } from './queue-settings.js';
-import { ackQueued, deadLetterQueued, releaseQueued, retryQueued } from './settle-queue.js';
+import type { AckBatch } from './ack-batch.js';
+import { deadLetterQueued, releaseQueued, retryQueued } from './settle-queue.js';
 import type { Signal } from './signal.js';
 
 export interface LoopContext {
@@ -22,6 +23,8 @@ export interface LoopContext {
   readonly origin: DestinationRef;
   readonly group: string;
   readonly onError: (error: unknown, what: string) => void;
+  /** Acks of this subscription, written a moment later and together (AckBatch). */
+  readonly acks: AckBatch;
 }
 
 /**
@@ -99,7 +102,7 @@ function queueDelivery(row: QueueRow, context: LoopContext): Delivery {
     body: row.body,
     attempt: row.attempt,
     ...(row.key !== undefined ? { key: row.key } : {}),
-    ack: async () => void (await ackQueued(context.db, row.id, row.attempt)),
+    ack: async () => context.acks.ack(row.id, row.attempt),
     retry: async (delayMs) => {
       await retryQueued(context.db, row.id, row.attempt, delayMs);
       // Another process sees it on its next poll; this one comes back for it on time.

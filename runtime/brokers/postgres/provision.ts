@@ -1,6 +1,6 @@
 import { EdaflowError } from '../../errors/index.js';
 import type { Queryable } from '../../store/database.js';
-import type { QueueSpec, TopicSpec } from '../adapter.js';
+import type { QueueSpec, StartAt, TopicSpec } from '../adapter.js';
 
 /** Creates the topic when missing; an existing one with other settings is a conflict, never changed. */
 export async function provisionTopic(tx: Queryable, broker: string, topic: TopicSpec): Promise<void> {
@@ -39,14 +39,27 @@ export async function provisionInternalQueue(tx: Queryable, name: string): Promi
   await tx.query('insert into edaflow_queues (name, declared) values ($1, false) on conflict (name) do nothing', [name]);
 }
 
-/** A position row per partition for a consumer group, starting at the beginning of the log. */
-export async function provisionGroup(tx: Queryable, topic: string, group: string): Promise<{ partitions: number; retentionMs: number | null }> {
+/**
+ * A position row per partition for a consumer group that has none yet; an existing group keeps its
+ * positions. A new group starts at `startAt` (see StartAt): 'latest' is the end of what every reader
+ * can see now — rows below the oldest running transaction — so a transaction still open cannot commit
+ * rows behind the start (they are delivered, never skipped).
+ */
+export async function provisionGroup(tx: Queryable, topic: string, group: string, startAt: StartAt): Promise<{ partitions: number; retentionMs: number | null }> {
   const { rows } = await tx.query<{ partitions: number; retention_ms: string | null }>('select partitions, retention_ms::text from edaflow_topics where name = $1', [topic]);
   const row = rows[0];
   if (!row) throw new EdaflowError('EDA_UNKNOWN_TYPE', `topic ${topic} is not provisioned`);
   await tx.query(
-    `insert into edaflow_topic_groups (topic, group_name, partition) select $1, $2, p from generate_series(0, $3::int - 1) as p on conflict do nothing`,
-    [topic, group, row.partitions],
+    `insert into edaflow_topic_groups (topic, group_name, partition, last_transaction_id, last_position)
+     select $1, $2, p, coalesce(newest.transaction_id, '0'::xid8), coalesce(newest.position, 0)
+     from generate_series(0, $3::int - 1) as p
+     left join lateral (
+       select transaction_id, position from edaflow_topic_messages
+       where topic = $1 and partition = p and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       order by transaction_id desc, position desc limit 1
+     ) as newest on $4::boolean
+     on conflict do nothing`,
+    [topic, group, row.partitions, startAt === 'latest'],
   );
   return { partitions: row.partitions, retentionMs: row.retention_ms === null ? null : Number(row.retention_ms) };
 }

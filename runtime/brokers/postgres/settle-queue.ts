@@ -11,6 +11,18 @@ export async function ackQueued(db: Queryable, id: string, attempt: number): Pro
   return affectedRows > 0;
 }
 
+/**
+ * `ackQueued` for many messages in one statement; returns the ids it settled (see AckBatch).
+ */
+export async function ackQueuedMany(db: Queryable, acks: readonly { id: string; attempt: number }[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `delete from edaflow_queue_messages as m using unnest($1::bigint[], $2::int[]) as settled (id, attempts)
+     where m.id = settled.id and m.attempts = settled.attempts returning m.id::text as id`,
+    [acks.map((ack) => ack.id), acks.map((ack) => ack.attempt)],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
 /** Releases the message to become visible again after `delayMs`: the broker's own delayed retry. */
 export async function retryQueued(db: Queryable, id: string, attempt: number, delayMs: number): Promise<boolean> {
   const { affectedRows } = await db.query(

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../store/database.js';
+import { isTransaction, type Queryable } from '../../store/database.js';
 
 /** A message as the broker stores it: CloudEvents binary-mode headers, the body, the ordering key. */
 export interface WireRow {
@@ -12,9 +12,21 @@ export const CHANNEL = 'edaflow_broker';
 
 export type Wake = `topic:${string}` | `queue:${string}`;
 
-/** Sent inside the writing transaction, so listeners hear of rows only once they are committed. */
-export async function notify(tx: Queryable, wake: Wake): Promise<void> {
-  await tx.query('select pg_notify($1, $2)', [CHANNEL, wake]);
+/**
+ * `insert` and the wake-up of its listeners. Inside a transaction the NOTIFY waits until the commit
+ * (`notifyAfterCommit`): sent within it, it would hold PostgreSQL's global notify lock through the
+ * commit's flush and make concurrent writers (event store appends) queue. Outside one, the insert and
+ * its NOTIFY are one statement (a data-modifying WITH runs whether or not it is read): one round trip,
+ * an atomic publish by itself. The statement takes `params`, then the channel and the wake as its last two.
+ */
+export async function insertAndNotify(tx: Queryable, insert: string, params: readonly unknown[], wake: Wake): Promise<void> {
+  if (isTransaction(tx)) {
+    await tx.query(insert, params);
+    tx.notifyAfterCommit(CHANNEL, wake);
+    return;
+  }
+  const n = params.length;
+  await tx.query(`with inserted as (${insert}) select pg_notify($${n + 1}, $${n + 2})`, [...params, CHANNEL, wake]);
 }
 
 /** pg returns bytea as a Buffer, PGlite as a Uint8Array. */

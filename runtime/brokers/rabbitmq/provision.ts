@@ -75,6 +75,27 @@ async function provisionGroup(
   await declare(connection, 'queue', queue, () => channel.bindQueue(queue, exchange, ''));
 }
 
+/** How long RabbitMQ keeps a throwaway group's queue nobody consumes: a killed `edaflow tail` leaves nothing behind. */
+const THROWAWAY_EXPIRES_MS = 60_000;
+
+/**
+ * A throwaway group's queue (`edaflow tail`), bound to the topic's exchange: it gets what is published
+ * from now on (an exchange keeps no history). Not durable and not replicated — nothing of it must
+ * outlive the tail — and deleted by the broker once unused for a minute.
+ */
+export async function declareThrowawayGroup(connection: RabbitConnection, exchange: string, group: GroupSpec): Promise<void> {
+  const queue = groupQueue(group.destination.name, group.group);
+  const channel = await connection.adminChannel();
+  await declare(connection, 'exchange', exchange, () => channel.checkExchange(exchange));
+  await declare(connection, 'queue', queue, () => channel.assertQueue(queue, { durable: false, arguments: { 'x-expires': THROWAWAY_EXPIRES_MS } }));
+  await declare(connection, 'queue', queue, () => channel.bindQueue(queue, exchange, ''));
+}
+
+export async function deleteThrowawayGroup(connection: RabbitConnection, group: GroupSpec): Promise<void> {
+  const channel = await connection.adminChannel();
+  await channel.deleteQueue(groupQueue(group.destination.name, group.group));
+}
+
 /** Declares (or re-declares, which resets `x-expires`) the retry queue of `origin` for one delay tier. */
 export async function ensureRetryQueue(connection: RabbitConnection, origin: string, tier: number): Promise<string> {
   const name = retryQueue(origin, tier);
