@@ -1,4 +1,4 @@
-import type { BrokerAdapter, DestinationRef } from '../brokers/adapter.js';
+import type { BrokerAdapter, DestinationRef, OutgoingMessage } from '../brokers/adapter.js';
 import { evaluateExpression } from '../core/expressions.js';
 import type { Definitions } from '../definitions/index.js';
 import { causedBy, createEnvelope, type Envelope, type EnvelopeOptions } from '../envelope/index.js';
@@ -13,6 +13,13 @@ export interface PublishOptions {
   readonly correlationId?: string;
   /** The message being handled: its correlation id carries over and it becomes the causation. */
   readonly cause?: Envelope;
+}
+
+/** Where a validated message goes: its destination, that destination's broker, and the message with its ordering key. */
+export interface Route {
+  readonly broker: BrokerAdapter;
+  readonly destination: DestinationRef;
+  readonly message: OutgoingMessage;
 }
 
 /** Handles a command that travels over no queue, in this process. */
@@ -40,29 +47,40 @@ export class Publisher {
 
   async publish(type: string, data: unknown, options: PublishOptions = {}): Promise<Envelope> {
     if (this.catalog.kind(type) !== 'event') throw new EdaflowError('EDA_UNKNOWN_TYPE', `"${type}" is not an event`);
-    return this.deliver(this.envelope(type, data, options));
+    return this.deliver(this.envelopeOf(type, data, options));
   }
 
   async send(type: string, data: unknown, options: PublishOptions = {}): Promise<Envelope> {
     if (this.catalog.kind(type) !== 'command') throw new EdaflowError('EDA_UNKNOWN_TYPE', `"${type}" is not a command`);
-    return this.deliver(this.envelope(type, data, options));
+    return this.deliver(this.envelopeOf(type, data, options));
   }
 
   /** Sends an envelope that already exists (a replay, a dead letter, the outbox), after validating it. */
   async deliver(envelope: Envelope): Promise<Envelope> {
-    this.catalog.assertPublishable(envelope.type, envelope.data);
-    const destination = this.catalog.destinationOf(envelope.type);
-    if (!destination) {
+    const route = await this.route(envelope);
+    if (!route) {
       if (!this.dispatchInProcess) throw new EdaflowError('EDA_UNKNOWN_TYPE', `nothing handles ${envelope.type} in this process`);
       await this.dispatchInProcess(envelope);
       return envelope;
     }
-    const key = await this.keyOf(destination, envelope);
-    await this.brokerFor(destination).publish(destination, [{ envelope, ...(key !== undefined ? { key } : {}) }]);
+    await route.broker.publish(route.destination, [route.message]);
     return envelope;
   }
 
-  private envelope(type: string, data: unknown, options: PublishOptions): Envelope {
+  /**
+   * Validates `envelope` like `deliver` and says where it would go, without sending it (the outbox
+   * writes it in a transaction, or batches many): undefined for a command handled in process.
+   */
+  async route(envelope: Envelope): Promise<Route | undefined> {
+    this.catalog.assertPublishable(envelope.type, envelope.data);
+    const destination = this.catalog.destinationOf(envelope.type);
+    if (!destination) return undefined;
+    const key = await this.keyOf(destination, envelope);
+    return { broker: this.brokerFor(destination), destination, message: { envelope, ...(key !== undefined ? { key } : {}) } };
+  }
+
+  /** The CloudEvent `publish`/`send` would deliver, with the propagated correlation; not validated yet. */
+  envelopeOf(type: string, data: unknown, options: PublishOptions = {}): Envelope {
     const base: EnvelopeOptions = options.cause ? causedBy(options.cause) : {};
     return createEnvelope(type, data, this.definitions.defaults.source, {
       ...base,

@@ -1,0 +1,113 @@
+import type { Envelope } from '../envelope/index.js';
+import { EdaflowError } from '../errors/index.js';
+import type { MessageCatalog } from '../messages/catalog.js';
+import type { Outbox } from '../outbox/index.js';
+import type { Database, Queryable } from '../store/database.js';
+import { appendToStream, isDuplicateEventId, isVersionConflict, type EventRow } from './append.js';
+import { readAllRows } from './read-all.js';
+import { readStreamRows } from './read-stream.js';
+import { metadataOf, toRecordedEvent } from './rows.js';
+import { loadSnapshot, saveSnapshot } from './snapshots.js';
+import { readStreamVersion } from './stream-version.js';
+import { EVENTS_CHANNEL, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type RecordedEvent } from './types.js';
+
+/** How often `append` with expectedVersion 'any' tries again after losing a race to another writer. */
+const ANY_VERSION_ATTEMPTS = 5;
+
+export interface EventStoreOptions {
+  readonly database: Database;
+  readonly catalog: MessageCatalog;
+  /** Where appended events go in the appending transaction, so they reach their topic after commit. */
+  readonly outbox: Outbox;
+}
+
+/**
+ * The event store on the `database` store (PostgreSQL or the embedded PGlite, the same SQL): one
+ * file per SQL operation beside this one, as Emmett's PostgreSQL store has them.
+ */
+export function createEventStore(options: EventStoreOptions): EventStore {
+  const { database, catalog, outbox } = options;
+
+  /** Inserts the rows at `expected`+1.., turning every way of losing the race into the ConcurrencyError. */
+  const insertEvents = async (tx: Queryable, streamId: string, append: AppendOptions, expected: number, rows: readonly EventRow[]): Promise<number[]> => {
+    let positions: number[] | undefined;
+    try {
+      positions = await appendToStream(tx, { id: streamId, type: append.streamType }, expected, rows);
+    } catch (error) {
+      // The transaction is aborted now; the winner has committed, so its version is read outside it (on
+      // the embedded database, one session, there is no other writer and so no such race).
+      if (isVersionConflict(error)) throw await conflict(database.kind === 'embedded' ? tx : database, streamId, append.expectedVersion, error);
+      if (isDuplicateEventId(error)) throw new EdaflowError('EDA_DUPLICATE_EVENT', `an event of ${rows.map((row) => row.eventId).join(', ')} is already stored`, { cause: error, details: { streamId } });
+      throw error;
+    }
+    if (!positions) throw await conflict(tx, streamId, append.expectedVersion);
+    return positions;
+  };
+
+  const appendInTransaction = async (tx: Queryable, streamId: string, events: readonly Envelope[], append: AppendOptions): Promise<AppendResult> => {
+    const rows = events.map((event) => toEventRow(event, catalog));
+    const expected = await resolveExpectedVersion(tx, streamId, append.expectedVersion);
+    if (!rows.length) {
+      // Nothing to write, but a stale expected version is still a conflict.
+      if ((await readStreamVersion(tx, streamId)) !== expected) throw await conflict(tx, streamId, append.expectedVersion);
+      return { nextExpectedVersion: expected, positions: [] };
+    }
+    const positions = await insertEvents(tx, streamId, append, expected, rows);
+    await outbox.write(tx, events);
+    return { nextExpectedVersion: expected + rows.length, positions };
+  };
+
+  return {
+    async append(streamId, events, append) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await database.transaction((tx) => appendInTransaction(tx, streamId, events, append));
+        } catch (error) {
+          const retry = append.expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS && error instanceof EdaflowError && error.code === 'EDA_CONCURRENCY_CONFLICT';
+          if (!retry) throw error;
+        }
+      }
+    },
+    appendInTransaction,
+    async readStream(streamId, read = {}) {
+      const rows = await readStreamRows(read.tx ?? database, streamId, read.fromVersion ?? 1);
+      return Promise.all(rows.map((row) => toRecordedEvent(row, catalog)));
+    },
+    async readAll(read): Promise<RecordedEvent[]> {
+      const rows = await readAllRows(database, read.after, read.limit, read.types);
+      return Promise.all(rows.map((row) => toRecordedEvent(row, catalog)));
+    },
+    streamVersion: (streamId, tx) => readStreamVersion(tx ?? database, streamId),
+    loadSnapshot: (streamId, tx) => loadSnapshot(tx ?? database, streamId),
+    saveSnapshot: (streamId, version, state, tx) => saveSnapshot(tx ?? database, streamId, version, state),
+    onAppend: (listener) => database.listen(EVENTS_CHANNEL, () => listener()),
+  };
+}
+
+/** Validates an event for the store: a declared event type, data valid as its latest version. */
+function toEventRow(event: Envelope, catalog: MessageCatalog): EventRow {
+  if (catalog.kind(event.type) !== 'event') throw new EdaflowError('EDA_UNKNOWN_TYPE', `"${event.type}" is not an event: only events are appended to streams`);
+  const latest = catalog.latestVersion(event.type);
+  if (event.dataversion !== undefined && event.dataversion !== latest) {
+    throw new EdaflowError('EDA_PAYLOAD_INVALID', `${event.type}: events are appended at their latest version (${latest}), not ${event.dataversion}`);
+  }
+  catalog.assertPublishable(event.type, event.data);
+  return { eventId: event.id, type: event.type, dataVersion: latest, data: JSON.stringify(event.data), metadata: JSON.stringify({ ...metadataOf(event), dataversion: latest }) };
+}
+
+/** The version the append must find: the one given, 0 for a new stream, the current one for 'any'. */
+async function resolveExpectedVersion(tx: Queryable, streamId: string, expected: ExpectedVersion): Promise<number> {
+  if (expected === 'no-stream') return 0;
+  if (expected === 'any') return readStreamVersion(tx, streamId);
+  if (!Number.isInteger(expected) || expected < 0) throw new EdaflowError('EDA_USAGE', `expected version must be a whole number >= 0, 'any' or 'no-stream', not ${String(expected)}`);
+  return expected;
+}
+
+/** The ConcurrencyError, with the stream's actual version when it can be read. */
+async function conflict(db: Queryable, streamId: string, expectedVersion: ExpectedVersion, cause?: unknown): Promise<EdaflowError> {
+  const actualVersion = await readStreamVersion(db, streamId).catch(() => undefined);
+  return new EdaflowError('EDA_CONCURRENCY_CONFLICT', `stream ${streamId} is at version ${actualVersion ?? 'unknown'}, not the expected ${String(expectedVersion)}`, {
+    ...(cause !== undefined ? { cause } : {}),
+    details: { streamId, expectedVersion, actualVersion },
+  });
+}

@@ -1,0 +1,58 @@
+import type { BrokerAdapter, DestinationRef, OutgoingMessage } from '../brokers/adapter.js';
+import { PostgresBroker } from '../brokers/postgres/broker.js';
+import type { Envelope } from '../envelope/index.js';
+import type { Publisher } from '../messaging/publisher.js';
+import type { MessagingPlan } from '../messaging/topology.js';
+import type { Database, Queryable } from '../store/database.js';
+import { insertOutboxRows } from './write-rows.js';
+
+export interface Outbox {
+  /**
+   * In the caller's transaction: each envelope will reach its destination (the topic of an event, the
+   * queue of a command, or in-process dispatch when it has none) after commit. Validates like
+   * `Publisher.deliver` (EDA_PAYLOAD_INVALID, EDA_UNKNOWN_TYPE), before writing anything.
+   */
+  write(tx: Queryable, envelopes: readonly Envelope[]): Promise<void>;
+}
+
+export interface OutboxOptions {
+  /** Validates and routes each envelope (destination, broker, ordering key). */
+  readonly publisher: Publisher;
+  /** Not needed (the publisher knows the brokers and the plan); accepted so hosts can pass what they have. */
+  readonly database?: Database;
+  readonly brokers?: ReadonlyMap<string, BrokerAdapter>;
+  readonly plan?: MessagingPlan;
+}
+
+/**
+ * The transactional outbox. A destination on the `postgres` broker (whose tables live in this same
+ * database) is written directly with `publishInTransaction`: the message commits with the events and
+ * no relay is involved. Anything else becomes an `edaflow_outbox` row that the relay
+ * (`startOutboxRelay`) publishes after commit.
+ */
+export function createOutbox(options: OutboxOptions): Outbox {
+  const { publisher } = options;
+  return {
+    async write(tx, envelopes) {
+      const routed = await Promise.all(envelopes.map(async (envelope) => ({ envelope, route: await publisher.route(envelope) })));
+      const relayed: Envelope[] = [];
+      const direct: { broker: PostgresBroker; destination: DestinationRef; messages: OutgoingMessage[] }[] = [];
+      for (const { envelope, route } of routed) {
+        if (!route || !(route.broker instanceof PostgresBroker)) {
+          relayed.push(envelope);
+          continue;
+        }
+        // Consecutive messages to one destination go in one statement, in order.
+        const last = direct.at(-1);
+        if (last && last.broker === route.broker && sameDestination(last.destination, route.destination)) last.messages.push(route.message);
+        else direct.push({ broker: route.broker, destination: route.destination, messages: [route.message] });
+      }
+      for (const batch of direct) await batch.broker.publishInTransaction(tx, batch.destination, batch.messages);
+      await insertOutboxRows(tx, relayed);
+    },
+  };
+}
+
+export function sameDestination(a: DestinationRef, b: DestinationRef): boolean {
+  return a.kind === b.kind && a.name === b.name;
+}
