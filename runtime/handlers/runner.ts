@@ -10,7 +10,9 @@ import type { Publisher, PublishOptions } from '../messaging/publisher.js';
 import type { ConsumerPlan, MessagingPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { createConsumer, type AttemptContext } from '../pipeline/consumer.js';
+import type { AttemptContext, MessageHandler } from '../pipeline/consumer.js';
+import { subscribePlanned } from '../messaging/subscribe.js';
+import type { CommandBus } from '../aggregates/index.js';
 
 /** What a handler function receives besides the message (the generated `HandlerContext`). */
 export interface HandlerContext {
@@ -33,6 +35,8 @@ export interface HandlerRunnerOptions {
   readonly dedup: DedupStore;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Executes the commands aggregates handle: sent in-process, or read from their queue. */
+  readonly commandBus?: CommandBus;
 }
 
 /**
@@ -41,32 +45,30 @@ export interface HandlerRunnerOptions {
  */
 export async function startHandlers(options: HandlerRunnerOptions): Promise<{ stop(): Promise<void> }> {
   const subscriptions: Subscription[] = [];
-  for (const consumer of options.plan.consumers) {
-    const broker = options.brokers.get(consumer.broker)!;
-    const pipeline = createConsumer({
-      name: consumer.name,
-      group: consumer.group,
-      origin: consumer.destination,
-      accepts: consumer.accepts,
-      retry: consumer.retry,
-      timeoutMs: consumer.timeoutMs,
-      headerPrefix: broker.capabilities.headerPrefix,
-      catalog: options.catalog,
-      logger: options.logger,
-      ...(consumer.idempotency ? { dedup: { store: options.dedup, ttlMs: consumer.idempotency.ttlMs, key: keyFunction(consumer.idempotency.key) } } : {}),
-      handle: (envelope, attempt) => invoke(options, consumer.name, envelope, attempt),
-    });
+  const commandBus = options.commandBus;
+  const consumers: [ConsumerPlan, MessageHandler][] = [
+    ...options.plan.consumers.map((consumer): [ConsumerPlan, MessageHandler] => [consumer, (envelope, attempt) => invoke(options, consumer.name, envelope, attempt)]),
+    // Without a command bus here, an aggregate's queued commands wait for a process that has one.
+    ...(commandBus ? options.plan.aggregateConsumers.map((consumer): [ConsumerPlan, MessageHandler] => [consumer, async (envelope) => void (await commandBus.execute(envelope))]) : []),
+  ];
+  for (const [consumer, handle] of consumers) {
     subscriptions.push(
-      await broker.subscribe(
-        { destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry, concurrency: consumer.concurrency, prefetch: consumer.prefetch },
-        async (delivery) => void options.metrics?.messages.inc({ consumer: consumer.name, outcome: await pipeline(delivery) }),
-      ),
+      await subscribePlanned({
+        consumer,
+        broker: options.brokers.get(consumer.broker)!,
+        catalog: options.catalog,
+        logger: options.logger,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(consumer.idempotency ? { dedup: { store: options.dedup, ttlMs: consumer.idempotency.ttlMs, key: keyFunction(consumer.idempotency.key) } } : {}),
+        handle,
+      }),
     );
     options.logger.info({ handler: consumer.name, destination: consumer.destination, group: consumer.group, broker: consumer.broker }, 'handler subscribed');
   }
   options.publisher.onInProcess(async (envelope) => {
     const handlers = options.plan.inProcess.get(envelope.type) ?? [];
-    if (handlers.length === 0) throw new EdaflowError('EDA_UNKNOWN_TYPE', `no handler for ${envelope.type} in this process`);
+    if (commandBus?.handles(envelope.type)) await commandBus.execute(envelope);
+    else if (handlers.length === 0) throw new EdaflowError('EDA_UNKNOWN_TYPE', `no handler for ${envelope.type} in this process`);
     for (const name of handlers) await invoke(options, name, envelope, { attempt: 1, signal: new AbortController().signal });
   });
   return { stop: async () => void (await Promise.all(subscriptions.map((subscription) => subscription.stop()))) };
