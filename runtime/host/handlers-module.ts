@@ -4,6 +4,7 @@ import { EdaflowError } from '../errors/index.js';
 import type { Definitions } from '../definitions/index.js';
 import { isObject } from '../definitions/checks/context.js';
 import { typedCodeUses } from '../definitions/typed-code.js';
+import type { Authenticate } from '../http/auth.js';
 
 /** A loaded handlers module: typed functions by the names the definitions use. */
 export type HandlerFunctions = Readonly<Record<string, (...args: never[]) => unknown>>;
@@ -15,15 +16,41 @@ export function requiredFunctions(definitions: Definitions): Map<string, string>
   return names;
 }
 
+/** A loaded handlers module: the typed functions, and the HTTP request verifier when it exports one. */
+export interface HandlersModule {
+  readonly functions: HandlerFunctions;
+  /** The named export `authenticate(request: { headers }) => { subject, roles } | undefined`, if any. */
+  readonly authenticate?: Authenticate;
+}
+
+/** The name of the optional named export that verifies HTTP requests for routes with `roles`. */
+const AUTHENTICATE_EXPORT = 'authenticate';
+
 /**
  * Imports the user's handlers module (TypeScript through tsx, so no build step is needed) and checks
  * that it provides every function the definitions name. Its default export or its named exports count.
  */
 export async function loadHandlersModule(path: string | undefined, definitions: Definitions, cwd = process.cwd()): Promise<HandlerFunctions> {
+  return (await loadHandlers(path, definitions, cwd)).functions;
+}
+
+/** loadHandlersModule, also picking up the named `authenticate` export (it is not a handler). */
+export async function loadHandlers(path: string | undefined, definitions: Definitions, cwd = process.cwd()): Promise<HandlersModule> {
+  const module = await importHandlers(path, definitions, cwd);
+  if (!module) return { functions: {} };
+  const authenticate = module.named[AUTHENTICATE_EXPORT];
+  if (authenticate !== undefined && typeof authenticate !== 'function') throw new EdaflowError('EDA_HANDLERS_MODULE', `handlers module ${path}: the \`${AUTHENTICATE_EXPORT}\` export must be a function`);
+  const functions: Record<string, unknown> = { ...module.functions };
+  if (!requiredFunctions(definitions).has(AUTHENTICATE_EXPORT)) delete functions[AUTHENTICATE_EXPORT];
+  return { functions: functions as HandlerFunctions, ...(authenticate ? { authenticate: authenticate as Authenticate } : {}) };
+}
+
+/** The module's named exports as imported, and the functions (default export merged over the named ones). */
+async function importHandlers(path: string | undefined, definitions: Definitions, cwd: string): Promise<{ named: Record<string, unknown>; functions: HandlerFunctions } | undefined> {
   const required = requiredFunctions(definitions);
   if (!path) {
     if (required.size) throw new EdaflowError('EDA_HANDLERS_MODULE', `the definitions name typed code (${[...required.keys()].join(', ')}): pass --handlers <module>`);
-    return {};
+    return undefined;
   }
   const url = pathToFileURL(resolve(cwd, path)).href;
   let module: Record<string, unknown>;
@@ -37,5 +64,5 @@ export async function loadHandlersModule(path: string | undefined, definitions: 
   if (missing.length) {
     throw new EdaflowError('EDA_HANDLERS_MODULE', `handlers module ${path} does not export: ${missing.map(([name, usage]) => `${name} (${usage})`).join(', ')}`);
   }
-  return exported as HandlerFunctions;
+  return { named: module, functions: exported as HandlerFunctions };
 }

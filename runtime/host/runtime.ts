@@ -1,14 +1,26 @@
 import type { FastifyInstance } from 'fastify';
+import { createCommandBus, type CommandBus } from '../aggregates/index.js';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
+import { createEventStore, type EventStore } from '../eventstore/index.js';
+import { InFlightRequests, type ApiServices } from '../http/api.js';
+import { authenticatorFromEnvironment, type Authenticate } from '../http/auth.js';
+import { registerCommandRoutes } from '../http/commands.js';
+import { IdempotencyStore } from '../http/idempotency.js';
+import { HttpMetrics } from '../http/metrics.js';
+import { registerQueryRoutes } from '../http/queries.js';
 import { createHttpServer, type ComponentHealth } from '../http/server.js';
 import type { Logger } from '../observability/logger.js';
+import { createOutbox, startOutboxRelay } from '../outbox/index.js';
+import { startProjections } from '../projections/index.js';
+import { createQueryService, type QueryService } from '../queries/index.js';
 import { openDatabase, type Database } from '../store/database.js';
-import { loadHandlersModule, type HandlerFunctions } from './handlers-module.js';
+import { loadHandlers, type HandlerFunctions } from './handlers-module.js';
 import { registerEventRoutes } from '../http/events.js';
 import { openCache } from '../idempotency/index.js';
 import { Metrics } from '../observability/metrics.js';
 import { startMessaging, type Messaging, type Publisher } from '../messaging/index.js';
+import { startHandlers } from '../handlers/runner.js';
 
 export interface RuntimeOptions {
   readonly logger: Logger;
@@ -25,6 +37,9 @@ export interface Runtime {
   readonly handlers: HandlerFunctions;
   readonly publisher: Publisher;
   readonly brokers: ReadonlyMap<string, BrokerAdapter>;
+  readonly eventStore: EventStore;
+  readonly commandBus: CommandBus;
+  readonly queries: QueryService;
   /** Drains and stops every component in reverse start order. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -36,8 +51,10 @@ interface Started {
 
 /**
  * Starts everything the definitions declare, in dependency order: handlers module, HTTP (so health is
- * answerable while the rest starts), database, cache, brokers and handler subscriptions. The features
- * of later milestones (outbox relay, sagas, projections, streams) register here as components.
+ * answerable while the rest starts), database, cache, brokers and handler subscriptions, then the event
+ * store with its outbox and relay, the command bus, projections and queries — and only then opens the
+ * command and query routes (503 until then). The features of later milestones (sagas, streams)
+ * register here as components. Everything stops in reverse order.
  */
 export async function startRuntime(definitions: Definitions, options: RuntimeOptions): Promise<Runtime> {
   const { logger } = options;
@@ -58,13 +75,23 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
   };
 
   try {
-    const handlers = await loadHandlersModule(options.handlersModule, definitions, options.cwd);
+    const { functions: handlers, authenticate: exportedAuthenticate } = await loadHandlers(options.handlersModule, definitions, options.cwd);
+    const authenticate = exportedAuthenticate ?? authenticatorFromEnvironment();
+    warnAboutRoles(definitions, authenticate, logger);
     setHealth('database', false, 'opening');
     setHealth('brokers', false, 'waiting for the database');
+    setHealth('eventstore', false, 'waiting for the brokers');
+    setHealth('projections', false, 'waiting for the event store');
     let messaging: Messaging | undefined;
+    let idempotency: IdempotencyStore | undefined;
+    let api: ApiServices | undefined;
     const metrics = new Metrics();
     const http: FastifyInstance = createHttpServer({ logger, metrics, components: () => [...health.values()], bodyLimit: definitions.defaults.payloadLimitBytes });
-    registerEventRoutes(http, () => messaging?.publisher);
+    registerEventRoutes(http, () => (messaging ? { publisher: messaging.publisher, ...(idempotency ? { idempotency } : {}) } : undefined));
+    const inFlight = new InFlightRequests();
+    const apiOptions = { definitions, logger, metrics: new HttpMetrics(metrics), ...(authenticate ? { authenticate } : {}), services: () => api, inFlight };
+    registerCommandRoutes(http, apiOptions);
+    registerQueryRoutes(http, apiOptions);
     const address = await http.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     started.push({ name: 'http', stop: () => http.close() });
     logger.info({ component: 'http', url: address }, 'listening');
@@ -73,20 +100,58 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     started.push({ name: 'database', stop: () => database.close() });
     setHealth('database', true, database.kind);
     logger.info({ component: 'database', kind: database.kind }, 'ready');
+    idempotency = new IdempotencyStore(database, { ttlMs: definitions.defaults.idempotencyTtlMs });
 
     const cache = openCache(definitions.stores.cache);
     started.push({ name: 'cache', stop: () => cache.close() });
-    messaging = await startMessaging({ definitions, logger, database, metrics, dedup: cache.dedup, functions: handlers });
+    // Brokers and the publisher first; the subscriptions only once the command bus exists (below), so a
+    // command for an aggregate that arrives over a queue or in-process finds it.
+    messaging = await startMessaging({ definitions, logger, database, metrics, dedup: cache.dedup });
     started.push({ name: 'messaging', stop: () => messaging!.stop() });
     setHealth('brokers', true, [...messaging.brokers.keys()].join(', '));
+    const { publisher, catalog, brokers, plan } = messaging;
+
+    // The outbox delivers what the event store appends: in the same transaction on the postgres broker,
+    // else through the relay, which publishes committed rows until it is stopped (before the brokers).
+    const outbox = createOutbox({ database, publisher, brokers, plan });
+    const eventStore = createEventStore({ database, catalog, outbox });
+    const relay = await startOutboxRelay({ database, publisher, logger: logger.child({ component: 'outbox' }) });
+    started.push({ name: 'outbox relay', stop: () => relay.stop() });
+    const commandBus = createCommandBus({ definitions, catalog, store: eventStore, functions: handlers, logger });
+    setHealth('eventstore', true, `${definitions.aggregates.size} aggregates`);
+    const subscriptions = await startHandlers({ definitions, plan, catalog, brokers, publisher, functions: handlers, dedup: cache.dedup, logger, metrics, commandBus });
+    started.push({ name: 'handlers', stop: () => subscriptions.stop() });
+
+    const projections = await startProjections({ definitions, database, store: eventStore, catalog, brokers, plan, functions: handlers, logger, metrics });
+    started.push({ name: 'projections', stop: () => projections.stop() });
+    setHealth('projections', true, `${definitions.projections.size} projections`);
+    const queries = createQueryService({ definitions, database, functions: handlers });
+    api = { catalog, publisher, commandBus, queries, idempotency };
+    // Close the routes first on the way down (503 from then on) and let the requests being served
+    // finish, so no command is cut off while the components it uses stop.
+    started.push({
+      name: 'command and query routes',
+      stop: async () => {
+        api = undefined;
+        await inFlight.drained();
+      },
+    });
 
     logger.info(summarize(definitions), 'edaflow started');
     let stopping: Promise<void> | undefined;
-    const publisher = messaging.publisher;
-    return { url: address, database, handlers, publisher, brokers: messaging.brokers, stop: () => (stopping ??= stopAll()) };
+    return { url: address, database, handlers, publisher, brokers, eventStore, commandBus, queries, stop: () => (stopping ??= stopAll()) };
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/** Routes with `roles` and no verifier answer every request with 401: say so at start, not at the first call. */
+function warnAboutRoles(definitions: Definitions, authenticate: Authenticate | undefined, logger: Logger): void {
+  if (authenticate) return;
+  const guarded = [...definitions.commands.values(), ...definitions.queries.values()].filter((entry) => entry.spec.roles?.length).map((entry) => entry.name);
+  if (guarded.length) {
+    logger.warn({ routes: guarded }, 'these commands and queries declare roles but no verifier is configured (export `authenticate` from the handlers module, or set EDAFLOW_JWT_SECRET or EDAFLOW_JWKS_URL): they answer 401');
   }
 }
 

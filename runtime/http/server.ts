@@ -17,6 +17,41 @@ export interface HttpServerOptions {
   readonly metrics?: Metrics;
 }
 
+/** An HTTP answer as data, so a response can be stored and replayed (Idempotency-Key). */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
+}
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
+}
+
+/**
+ * The one mapping from an error to its HTTP answer. An EdaflowError carries its status in the error
+ * table (EDA_STARTUP is 503: not ready yet); Fastify's own errors carry statusCode; anything else is a
+ * 500 whose message is not shown. A 401 names the scheme to use (RFC 6750).
+ */
+export function errorResponse(error: unknown): HttpResponse & { readonly body: ErrorBody } {
+  const edaflow = isEdaflowError(error) ? error : undefined;
+  const fastify: Partial<FastifyError> = typeof error === 'object' && error !== null ? error : {};
+  const declared = edaflow ? (edaflow.status ?? (edaflow.code === 'EDA_STARTUP' ? 503 : 500)) : fastify.statusCode;
+  const status = typeof declared === 'number' && declared >= 400 ? declared : 500;
+  const hidden = status >= 500 && status !== 503;
+  const code = edaflow?.code ?? fastify.code ?? 'EDA_INTERNAL';
+  const message = hidden ? 'internal error' : error instanceof Error ? error.message : String(error);
+  const details = edaflow && Object.keys(edaflow.details).length ? { details: edaflow.details } : {};
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['www-authenticate'] = bearerChallenge(edaflow?.details['reason'] === 'invalid_token' ? 'invalid_token' : undefined);
+  if (status === 403) headers['www-authenticate'] = bearerChallenge('insufficient_scope');
+  return { status, headers, body: { error: { code, message, ...details } } };
+}
+
+function bearerChallenge(error: string | undefined): string {
+  return `Bearer realm="edaflow"${error ? `, error="${error}"` : ''}`;
+}
+
 /**
  * The HTTP edge: health now; commands, queries, events and metrics register their routes here. Every
  * error answers with a JSON body `{ error: { code, message } }`, never an HTML page or an empty body.
@@ -24,12 +59,9 @@ export interface HttpServerOptions {
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 1024 * 1024 });
   app.setErrorHandler((error: FastifyError, _request, reply) => {
-    // An EdaflowError carries its HTTP status in the error table; Fastify's own errors carry statusCode.
-    const declared = isEdaflowError(error) ? (error.status ?? (error.code === 'EDA_STARTUP' ? 503 : 500)) : error.statusCode;
-    const status = typeof declared === 'number' && declared >= 400 ? declared : 500;
-    if (status >= 500 && status !== 503) options.logger.error({ err: error }, 'request failed');
-    const details = isEdaflowError(error) && Object.keys(error.details).length ? { details: error.details } : {};
-    void reply.status(status).send({ error: { code: error.code ?? 'EDA_INTERNAL', message: status >= 500 && status !== 503 ? 'internal error' : error.message, ...details } });
+    const response = errorResponse(error);
+    if (response.status >= 500 && response.status !== 503) options.logger.error({ err: error }, 'request failed');
+    void reply.status(response.status).headers(response.headers).send(response.body);
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: 'EDA_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
