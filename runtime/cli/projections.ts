@@ -15,9 +15,8 @@ const LOG_INTERVAL_MS = 5_000;
 const REDRAW_INTERVAL_MS = 100;
 
 /** A rebuild only reads the event store: nothing may reach the outbox. */
-const READ_ONLY_OUTBOX: Outbox = {
-  write: () => Promise.reject(new EdaflowError('EDA_USAGE', 'a projection rebuild appends no events')),
-};
+const appendsNothing = (): Promise<never> => Promise.reject(new EdaflowError('EDA_USAGE', 'a projection rebuild appends no events'));
+const READ_ONLY_OUTBOX: Outbox = { write: appendsNothing, parts: appendsNothing };
 
 /**
  * `edaflow projections rebuild <dir> <name>`: empties the projection and replays the event store into

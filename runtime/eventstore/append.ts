@@ -25,23 +25,41 @@ export async function appendToStream(tx: Queryable, stream: { id: string; type: 
   const positions: number[] = [];
   let version = expectedVersion;
   for (const chunk of chunks(rows)) {
-    const params = [stream.id, stream.type ?? null, version, ...chunk.flatMap((row, index) => [row.eventId, row.type, row.dataVersion, row.data, row.metadata, index + 1])];
-    const { rows: inserted } = await tx.query<{ position: string; version: number }>(
-      `insert into edaflow_events (stream_id, stream_type, version, event_id, type, data_version, data, metadata)
-       select $1::text, $2::text, $3::int + e.ord, e.event_id, e.type, e.data_version, e.data, e.metadata
-       from (values ${valuesList(chunk.length, COLUMNS, 3)}) as e (event_id, type, data_version, data, metadata, ord)
-       where (select coalesce(max(version), 0) from edaflow_events where stream_id = $1::text) = $3::int
-       order by e.ord
-       returning position::text as position, version`,
-      params,
-    );
+    const insert = eventsInsert(stream, version, chunk);
+    const { rows: inserted } = await tx.query<InsertedEvent>(`${insert.sql} returning ${INSERTED}`, insert.params);
     if (inserted.length !== chunk.length) return undefined;
-    // RETURNING promises no order: sort by version.
-    positions.push(...inserted.sort((a, b) => a.version - b.version).map((row) => Number(row.position)));
+    positions.push(...positionsOf(inserted));
     version += chunk.length;
   }
   await notifyAfterCommit(tx, EVENTS_CHANNEL);
   return positions;
+}
+
+/** What the inserts return per event: `positionsOf` orders them. */
+export const INSERTED = 'position::text as position, version';
+export interface InsertedEvent {
+  readonly position: string;
+  readonly version: number;
+}
+
+/** RETURNING promises no order: the positions in version order. */
+export function positionsOf(inserted: readonly InsertedEvent[]): number[] {
+  return [...inserted].sort((a, b) => a.version - b.version).map((row) => Number(row.position));
+}
+
+/**
+ * The INSERT of up to INSERT_CHUNK events as versions expectedVersion+1.., which writes nothing unless
+ * the stream is at `expectedVersion` (parameters $1..; no RETURNING, so that callers can compose it).
+ */
+export function eventsInsert(stream: { id: string; type: string | undefined }, expectedVersion: number, rows: readonly EventRow[]): { sql: string; params: unknown[] } {
+  return {
+    sql: `insert into edaflow_events (stream_id, stream_type, version, event_id, type, data_version, data, metadata)
+       select $1::text, $2::text, $3::int + e.ord, e.event_id, e.type, e.data_version, e.data, e.metadata
+       from (values ${valuesList(rows.length, COLUMNS, 3)}) as e (event_id, type, data_version, data, metadata, ord)
+       where (select coalesce(max(version), 0) from edaflow_events where stream_id = $1::text) = $3::int
+       order by e.ord`,
+    params: [stream.id, stream.type ?? null, expectedVersion, ...rows.flatMap((row, index) => [row.eventId, row.type, row.dataVersion, row.data, row.metadata, index + 1])],
+  };
 }
 
 /** Whether `error` is PostgreSQL's unique violation of (stream_id, version): another writer won the race. */

@@ -4,7 +4,8 @@ import type { Envelope } from '../envelope/index.js';
 import type { Publisher } from '../messaging/publisher.js';
 import type { MessagingPlan } from '../messaging/topology.js';
 import type { Database, Queryable } from '../store/database.js';
-import { insertOutboxRows } from './write-rows.js';
+import { outboxInserts } from './write-rows.js';
+import { runInsertPart, type InsertPart } from '../store/insert-part.js';
 
 export interface Outbox {
   /**
@@ -13,6 +14,8 @@ export interface Outbox {
    * `Publisher.deliver` (EDA_PAYLOAD_INVALID, EDA_UNKNOWN_TYPE), before writing anything.
    */
   write(tx: Queryable, envelopes: readonly Envelope[]): Promise<void>;
+  /** The same writes as inserts for the caller to run inside its own statement (validated, nothing written yet). */
+  parts(envelopes: readonly Envelope[]): Promise<InsertPart[]>;
 }
 
 export interface OutboxOptions {
@@ -26,29 +29,34 @@ export interface OutboxOptions {
 
 /**
  * The transactional outbox. A destination on the `postgres` broker (whose tables live in this same
- * database) is written directly with `publishInTransaction`: the message commits with the events and
+ * database) is written directly, as the broker's own inserts: the message commits with the events and
  * no relay is involved. Anything else becomes an `edaflow_outbox` row that the relay
  * (`startOutboxRelay`) publishes after commit.
  */
 export function createOutbox(options: OutboxOptions): Outbox {
   const { publisher } = options;
-  return {
-    async write(tx, envelopes) {
-      const routed = await Promise.all(envelopes.map(async (envelope) => ({ envelope, route: await publisher.route(envelope) })));
-      const relayed: Envelope[] = [];
-      const direct: { broker: PostgresBroker; destination: DestinationRef; messages: OutgoingMessage[] }[] = [];
-      for (const { envelope, route } of routed) {
-        if (!route || !(route.broker instanceof PostgresBroker)) {
-          relayed.push(envelope);
-          continue;
-        }
-        // Consecutive messages to one destination go in one statement, in order.
-        const last = direct.at(-1);
-        if (last && last.broker === route.broker && sameDestination(last.destination, route.destination)) last.messages.push(route.message);
-        else direct.push({ broker: route.broker, destination: route.destination, messages: [route.message] });
+  const parts = async (envelopes: readonly Envelope[]): Promise<InsertPart[]> => {
+    const routed = await Promise.all(envelopes.map(async (envelope) => ({ envelope, route: await publisher.route(envelope) })));
+    const relayed: Envelope[] = [];
+    const direct: { broker: PostgresBroker; destination: DestinationRef; messages: OutgoingMessage[] }[] = [];
+    for (const { envelope, route } of routed) {
+      if (!route || !(route.broker instanceof PostgresBroker)) {
+        relayed.push(envelope);
+        continue;
       }
-      for (const batch of direct) await batch.broker.publishInTransaction(tx, batch.destination, batch.messages);
-      await insertOutboxRows(tx, relayed);
+      // Consecutive messages to one destination go in one insert, in order.
+      const last = direct.at(-1);
+      if (last && last.broker === route.broker && sameDestination(last.destination, route.destination)) last.messages.push(route.message);
+      else direct.push({ broker: route.broker, destination: route.destination, messages: [route.message] });
+    }
+    const inserts: InsertPart[] = [];
+    for (const batch of direct) inserts.push(...(await batch.broker.publishParts(batch.destination, batch.messages)));
+    return [...inserts, ...outboxInserts(relayed)];
+  };
+  return {
+    parts,
+    async write(tx, envelopes) {
+      for (const part of await parts(envelopes)) await runInsertPart(tx, part);
     },
   };
 }

@@ -37,7 +37,7 @@ export async function notifyAfterCommit(target: Queryable, channel: string, payl
   await target.query('select pg_notify($1, $2)', [channel, payload]);
 }
 
-/** Collects a transaction's wake-ups (once each) and sends them in one statement after the commit. */
+/** Collects a transaction's wake-ups (once each), to send after the commit. */
 export class PendingNotifications {
   private readonly pending = new Map<string, { channel: string; payload: string }>();
 
@@ -45,14 +45,50 @@ export class PendingNotifications {
     this.pending.set(`${channel}\u0000${payload}`, { channel, payload });
   }
 
-  async send(target: Queryable): Promise<void> {
-    if (!this.pending.size) return;
-    const all = [...this.pending.values()];
+  /** Hands them to `database`'s notifier, which sends them in the background (see `notifySoon`). */
+  sendSoon(database: Queryable): void {
+    for (const { channel, payload } of this.pending.values()) notifySoon(database, channel, payload);
     this.pending.clear();
-    // Best effort: the data is committed either way, and listeners poll.
-    await target
-      .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n (c, p)', [all.map((n) => n.channel), all.map((n) => n.payload)])
-      .catch(() => undefined);
+  }
+}
+
+/**
+ * Sends NOTIFY `channel` on `database` in the background: the writer that committed does not wait for
+ * it (a NOTIFY costs a round trip and a commit of its own), and wake-ups that pile up while one is
+ * being sent go together in the next statement. Best effort: listeners also poll.
+ */
+export function notifySoon(database: Queryable, channel: string, payload = ''): void {
+  let notifier = notifiers.get(database);
+  if (!notifier) notifiers.set(database, (notifier = new Notifier(database)));
+  notifier.add(channel, payload);
+}
+
+const notifiers = new WeakMap<Queryable, Notifier>();
+
+class Notifier {
+  private readonly pending = new Map<string, { channel: string; payload: string }>();
+  private sending = false;
+
+  constructor(private readonly database: Queryable) {}
+
+  add(channel: string, payload: string): void {
+    this.pending.set(`${channel}\u0000${payload}`, { channel, payload });
+    if (!this.sending) void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.pending.size) {
+        const all = [...this.pending.values()];
+        this.pending.clear();
+        await this.database
+          .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n (c, p)', [all.map((n) => n.channel), all.map((n) => n.payload)])
+          .catch(() => undefined);
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 }
 

@@ -12,13 +12,13 @@ export async function openEmbedded(path: string): Promise<Database> {
     const result = await target.query<Row>(sql, params as unknown[] | undefined);
     return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
   };
-  return {
+  const database: Database = {
     kind: 'embedded',
     query: (sql, params) => run(db, sql, params),
     transaction: async (work) => {
       const notifications = new PendingNotifications();
       const result = await db.transaction((tx) => work({ query: (sql, params) => run(tx, sql, params), notifyAfterCommit: (channel, payload) => notifications.add(channel, payload) }));
-      await notifications.send({ query: (sql, params) => run(db, sql, params) });
+      notifications.sendSoon(database);
       return result;
     },
     // In-process: PGlite calls back after the notifying transaction commits, like a server would.
@@ -30,4 +30,5 @@ export async function openEmbedded(path: string): Promise<Database> {
     },
     close: () => db.close(),
   };
+  return database;
 }

@@ -16,7 +16,7 @@ export const EXAMPLE_DIR = resolve(import.meta.dirname, '..', '..', 'definitions
 export const logger = createLogger({ level: process.env['EDAFLOW_LOG_LEVEL'] ?? 'silent' });
 
 /** The projections under test read the store; where appended events travel next is not their concern. */
-export const DISCARDING_OUTBOX: Outbox = { write: async () => undefined };
+export const DISCARDING_OUTBOX: Outbox = { write: async () => undefined, parts: async () => [] };
 
 export async function exampleDefinitions(): Promise<Definitions> {
   const result = await loadDefinitions(EXAMPLE_DIR);

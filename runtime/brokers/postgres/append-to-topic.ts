@@ -1,5 +1,6 @@
 import type { Queryable } from '../../store/database.js';
-import { chunks, insertAndNotify, valuesList, type WireRow } from './wire.js';
+import type { InsertPart } from '../../store/insert-part.js';
+import { CHANNEL, chunks, insertAndNotify, valuesList, type WireRow } from './wire.js';
 
 /**
  * Appends to a topic's log in the caller's transaction. Each row is stamped (by column default) with
@@ -7,14 +8,23 @@ import { chunks, insertAndNotify, valuesList, type WireRow } from './wire.js';
  * the key's hash, so one key's rows stay in one partition, in order.
  */
 export async function appendToTopic(tx: Queryable, topic: string, partitions: number, rows: readonly WireRow[]): Promise<void> {
-  const batches = chunks(rows);
-  for (const [index, chunk] of batches.entries()) {
-    const params = chunk.flatMap((row) => [topic, partitionOf(row.key, partitions), row.key ?? null, JSON.stringify(row.headers), row.body]);
-    const insert = `insert into edaflow_topic_messages (topic, partition, key, headers, body) values ${valuesList(chunk.length, ['', '::int', '', '::jsonb', '::bytea'], 0)}`;
+  const parts = topicInserts(topic, partitions, rows);
+  for (const [index, part] of parts.entries()) {
+    const insert = `insert into ${part.into} ${part.select(0)}`;
     // The last insert carries the NOTIFY: up to INSERT_CHUNK rows are one statement, atomic by itself.
-    if (index === batches.length - 1) await insertAndNotify(tx, insert, params, `topic:${topic}`);
-    else await tx.query(insert, params);
+    if (index === parts.length - 1) await insertAndNotify(tx, insert, part.params, `topic:${topic}`);
+    else await tx.query(insert, part.params);
   }
+}
+
+/** The inserts of `rows` into a topic, INSERT_CHUNK rows each, to run alone or inside another statement. */
+export function topicInserts(topic: string, partitions: number, rows: readonly WireRow[]): InsertPart[] {
+  return chunks(rows).map((chunk) => ({
+    into: 'edaflow_topic_messages (topic, partition, key, headers, body)',
+    select: (offset) => `select * from (values ${valuesList(chunk.length, ['::text', '::int', '::text', '::jsonb', '::bytea'], offset)}) as v (topic, partition, key, headers, body)`,
+    params: chunk.flatMap((row) => [topic, partitionOf(row.key, partitions), row.key ?? null, JSON.stringify(row.headers), row.body]),
+    wake: { channel: CHANNEL, payload: `topic:${topic}` },
+  }));
 }
 
 /** FNV-1a of the key modulo the partitions; keyless rows spread at random. */

@@ -4,19 +4,20 @@ import { EdaflowError } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Database, Queryable } from '../../store/database.js';
 import { migrate } from '../../store/migrations/index.js';
+import type { InsertPart } from '../../store/insert-part.js';
 import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from '../adapter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
 import { AckBatch } from './ack-batch.js';
-import { appendToTopic } from './append-to-topic.js';
+import { appendToTopic, topicInserts } from './append-to-topic.js';
 import { consumeQueue, type LoopContext } from './consume-queue.js';
 import { TopicGroupConsumer } from './consume-topic.js';
 import { deadLetterOperations } from './dead-letters.js';
 import { dropGroup } from './drop-group.js';
-import { enqueue } from './enqueue.js';
+import { enqueue, queueInserts } from './enqueue.js';
 import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic } from './provision.js';
 import { readQueueLimits } from './queue-settings.js';
 import { Signal } from './signal.js';
-import { CHANNEL, INSERT_CHUNK, redeliveryQueue, type Wake } from './wire.js';
+import { CHANNEL, INSERT_CHUNK, redeliveryQueue, type Wake, type WireRow } from './wire.js';
 import { OpenSubscriptions } from '../subscriptions.js';
 
 const HEADER_PREFIX = 'ce-';
@@ -99,12 +100,23 @@ export class PostgresBroker implements BrokerAdapter {
    * database): they become visible to consumers only when it commits, and vanish if it rolls back.
    */
   async publishInTransaction(tx: Queryable, destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<void> {
-    const rows = messages.map((message) => ({ ...encodeBinary(message.envelope, HEADER_PREFIX), ...(message.key !== undefined ? { key: message.key } : {}) }));
+    const rows = wireRows(messages);
     if (destination.kind === 'topic') await appendToTopic(tx, destination.name, await this.partitionsOf(tx, destination.name), rows);
     else {
       await this.assertQueue(tx, destination.name);
       await enqueue(tx, destination.name, rows);
     }
+  }
+
+  /**
+   * The inserts that publish `messages` to `destination`, for a caller to run inside its own statement
+   * or transaction on this broker's database (the event store composes them into its append).
+   */
+  async publishParts(destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<InsertPart[]> {
+    const rows = wireRows(messages);
+    if (destination.kind === 'topic') return topicInserts(destination.name, await this.partitionsOf(this.db, destination.name), rows);
+    await this.assertQueue(this.db, destination.name);
+    return queueInserts(destination.name, rows);
   }
 
   async subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription> {
@@ -206,4 +218,9 @@ export class PostgresBroker implements BrokerAdapter {
     await this.db.query('update edaflow_topic_groups set owner = null, leased_until = null where owner is not null');
     await this.db.query('update edaflow_queue_messages set leased_until = null where leased_until is not null');
   }
+}
+
+/** Messages as the broker stores them: CloudEvents binary-mode headers, the body, the ordering key. */
+function wireRows(messages: readonly OutgoingMessage[]): WireRow[] {
+  return messages.map((message) => ({ ...encodeBinary(message.envelope, HEADER_PREFIX), ...(message.key !== undefined ? { key: message.key } : {}) }));
 }
