@@ -14,8 +14,11 @@ export interface Outbox {
    * `Publisher.deliver` (EDA_PAYLOAD_INVALID, EDA_UNKNOWN_TYPE), before writing anything.
    */
   write(tx: Queryable, envelopes: readonly Envelope[]): Promise<void>;
-  /** The same writes as inserts for the caller to run inside its own statement (validated, nothing written yet). */
-  parts(envelopes: readonly Envelope[]): Promise<InsertPart[]>;
+  /**
+   * The same writes as inserts for the caller to run inside its own statement (validated, nothing written
+   * yet). Inside a transaction pass it as `tx`, so that lookups do not wait for it.
+   */
+  parts(envelopes: readonly Envelope[], tx?: Queryable): Promise<InsertPart[]>;
 }
 
 export interface OutboxOptions {
@@ -35,7 +38,7 @@ export interface OutboxOptions {
  */
 export function createOutbox(options: OutboxOptions): Outbox {
   const { publisher } = options;
-  const parts = async (envelopes: readonly Envelope[]): Promise<InsertPart[]> => {
+  const parts = async (envelopes: readonly Envelope[], tx?: Queryable): Promise<InsertPart[]> => {
     const routed = await Promise.all(envelopes.map(async (envelope) => ({ envelope, route: await publisher.route(envelope) })));
     const relayed: Envelope[] = [];
     const direct: { broker: PostgresBroker; destination: DestinationRef; messages: OutgoingMessage[] }[] = [];
@@ -50,13 +53,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
       else direct.push({ broker: route.broker, destination: route.destination, messages: [route.message] });
     }
     const inserts: InsertPart[] = [];
-    for (const batch of direct) inserts.push(...(await batch.broker.publishParts(batch.destination, batch.messages)));
+    for (const batch of direct) inserts.push(...(await batch.broker.publishParts(batch.destination, batch.messages, tx)));
     return [...inserts, ...outboxInserts(relayed)];
   };
   return {
     parts,
     async write(tx, envelopes) {
-      for (const part of await parts(envelopes)) await runInsertPart(tx, part);
+      for (const part of await parts(envelopes, tx)) await runInsertPart(tx, part);
     },
   };
 }

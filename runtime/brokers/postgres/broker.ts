@@ -110,12 +110,13 @@ export class PostgresBroker implements BrokerAdapter {
 
   /**
    * The inserts that publish `messages` to `destination`, for a caller to run inside its own statement
-   * or transaction on this broker's database (the event store composes them into its append).
+   * or transaction on this broker's database (the event store composes them into its append). Inside a
+   * transaction, pass it as `tx`: the lookups must not wait for it (the embedded database is one session).
    */
-  async publishParts(destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<InsertPart[]> {
+  async publishParts(destination: DestinationRef, messages: readonly OutgoingMessage[], tx: Queryable = this.db): Promise<InsertPart[]> {
     const rows = wireRows(messages);
-    if (destination.kind === 'topic') return topicInserts(destination.name, await this.partitionsOf(this.db, destination.name), rows);
-    await this.assertQueue(this.db, destination.name);
+    if (destination.kind === 'topic') return topicInserts(destination.name, await this.partitionsOf(tx, destination.name), rows);
+    await this.assertQueue(tx, destination.name);
     return queueInserts(destination.name, rows);
   }
 
