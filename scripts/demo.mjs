@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: runs the example (definitions/) on the embedded database and walks one order through the
-// HTTP API — create → confirm → cancel → a second cancel refused with 409 → the orderById query — printing
+// HTTP API — create → the fulfilment saga confirms it → cancel → a second cancel refused with 409 → the
+// orderById query — printing
 // each request and response. Then the server keeps running (Ctrl-C stops it); with --exit it stops.
 //
 //   node scripts/demo.mjs [--port 3000] [--exit]
@@ -99,18 +100,29 @@ async function walkOneOrder() {
   const cancel = { data: { orderId, reason: 'Customer changed their mind' } };
 
   expectStatus(await call('POST', '/commands/CreateOrder', { body: { data: order } }), 202, 'CreateOrder');
-  expectStatus(await call('POST', '/commands/ConfirmOrder?wait=true', { body: { data: { orderId } } }), 200, 'ConfirmOrder');
+  // No ConfirmOrder from us: the OrderFulfillment saga reserves the stock, charges the card, books the
+  // shipment and then sends ConfirmOrder itself. Wait quietly for the summary to say so.
+  console.log('… the OrderFulfillment saga reserves inventory, charges the payment, ships, and confirms the order');
+  await waitForStatus(orderId, 'confirmed', 60_000);
+  expectStatus(await call('GET', `/queries/orderById?id=${orderId}`), 200, 'orderById');
   expectStatus(await call('POST', '/commands/CancelOrder?wait=true', { body: cancel, token: supportToken, label: 'support token' }), 200, 'CancelOrder');
   expectStatus(await call('POST', '/commands/CancelOrder?wait=true', { body: cancel, token: supportToken, label: 'support token' }), 409, 'the second CancelOrder');
   // The summary is a projection, updated right after the events commit: wait for it to catch up quietly.
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const summary = await fetch(`${base}/queries/orderById?id=${orderId}`).then(async (response) => (response.ok ? response.json() : undefined));
-    if (summary?.status === 'cancelled') break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitForStatus(orderId, 'cancelled', 10_000);
   expectStatus(await call('GET', `/queries/orderById?id=${orderId}`), 200, 'orderById');
   return { orderId, supportToken };
+}
+
+/** Polls the orderById query until the order has `status`; fails the demo with the last answer after `timeoutMs`. */
+async function waitForStatus(orderId, status, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let summary;
+  while (Date.now() < deadline) {
+    summary = await fetch(`${base}/queries/orderById?id=${orderId}`).then(async (response) => (response.ok ? response.json() : undefined));
+    if (summary?.status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`order ${orderId} did not become ${status} within ${timeoutMs / 1000} s (last summary: ${JSON.stringify(summary)})`);
 }
 
 async function main() {

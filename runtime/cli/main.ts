@@ -33,6 +33,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program
+    .command('graph')
+    .description('Print each saga as a Mermaid state diagram and the topology as a Mermaid flowchart (Markdown).')
+    .argument('[dir]', 'definitions directory', 'definitions')
+    .option('--saga <name>', 'only this saga')
+    .option('--topology', 'only the topology')
+    .action(async (dir: string, options: { saga?: string; topology?: boolean }) => {
+      exitCode = await reported(async () => (await import('./graph.js')).graphCommand(dir, options));
+    });
+
+  program
     .command('run')
     .description('Run everything the definitions declare.')
     .argument('[dir]', 'definitions directory', 'definitions')
@@ -54,6 +64,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--time <time>', 'event time, RFC 3339 (default: now)')
     .action(async (dir: string, type: string, options: { data?: string; file?: string; subject?: string; id?: string; time?: string }) => {
       exitCode = await reported(async () => (await import('./publish.js')).publishCommand(dir, type, options));
+    });
+
+  program
+    .command('tail')
+    .description('Print the messages of a topic as they arrive, like kcat; a throwaway consumer group, so handlers lose nothing.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<topic>', 'a topic (queues are refused: reading one would take messages from its workers)')
+    .option('--from-beginning', 'start with the oldest message the topic keeps (default: only new messages)')
+    .option('--count <n>', 'stop after n messages')
+    .addOption(new Option('--format <format>', 'output format').choices(['pretty', 'json']).default('pretty'))
+    .action(async (dir: string, topic: string, options: { fromBeginning?: boolean; format?: string; count?: string }) => {
+      exitCode = await reported(async () => (await import('./tail.js')).tailCommand(dir, topic, options));
     });
 
   const dlq = program.command('dlq').description('Inspect and replay dead-lettered messages.');
@@ -91,6 +113,38 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--older-than <duration>', 'only messages dead-lettered longer ago than this, e.g. 7d')
     .action(async (dir: string, destination: string, options: { olderThan?: string }) => {
       exitCode = await reported(async () => (await import('./dlq.js')).dlqPurge(dir, destination, options));
+    });
+
+  const projections = program.command('projections').description('Manage projections (the read models).');
+  projections
+    .command('rebuild')
+    .description('Empty a projection and replay the event store into it; shows progress, then the rate.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<name>', 'projection name')
+    .option('--handlers <module>', 'module exporting the typed handlers (needed when the projection has a hook)')
+    .action(async (dir: string, name: string, options: { handlers?: string }) => {
+      exitCode = await reported(async () => (await import('./projections.js')).rebuildCommand(dir, name, options));
+    });
+
+  const sagas = program.command('sagas').description('Inspect saga instances.');
+  sagas
+    .command('list')
+    .description('Saga instances, newest first: id, saga, status, state, updated.')
+    .argument('[dir]', 'definitions directory', '.')
+    .option('--status <statuses>', 'only these statuses, comma-separated (running, compensating, stuck, completed, failed)')
+    .option('--limit <n>', 'at most this many', '1000')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (dir: string, options: { status?: string; limit?: string; format?: string }) => {
+      exitCode = await reported(async () => (await import('./sagas.js')).sagasList(dir, options));
+    });
+  sagas
+    .command('show')
+    .description('One saga instance: state, context, timers, activities and its transition history with times.')
+    .argument('<dir>', 'definitions directory')
+    .argument('<id>', 'instance id (from `sagas list`)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (dir: string, id: string, options: { format?: string }) => {
+      exitCode = await reported(async () => (await import('./sagas.js')).sagasShow(dir, id, options));
     });
 
   try {

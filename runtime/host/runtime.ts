@@ -13,6 +13,8 @@ import { createHttpServer, type ComponentHealth } from '../http/server.js';
 import type { Logger } from '../observability/logger.js';
 import { createOutbox, startOutboxRelay } from '../outbox/index.js';
 import { startProjections } from '../projections/index.js';
+import { startStreams } from '../streams/index.js';
+import { startSagas } from '../sagas/index.js';
 import { createQueryService, type QueryService } from '../queries/index.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { loadHandlers, type HandlerFunctions } from './handlers-module.js';
@@ -52,9 +54,9 @@ interface Started {
 /**
  * Starts everything the definitions declare, in dependency order: handlers module, HTTP (so health is
  * answerable while the rest starts), database, cache, brokers and handler subscriptions, then the event
- * store with its outbox and relay, the command bus, projections and queries — and only then opens the
- * command and query routes (503 until then). The features of later milestones (sagas, streams)
- * register here as components. Everything stops in reverse order.
+ * store with its outbox and relay, the command bus, the subscriptions, projections, sagas, streams and
+ * queries — and only then opens the command and query routes (503 until then). Everything stops in
+ * reverse order.
  */
 export async function startRuntime(definitions: Definitions, options: RuntimeOptions): Promise<Runtime> {
   const { logger } = options;
@@ -82,6 +84,8 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     setHealth('brokers', false, 'waiting for the database');
     setHealth('eventstore', false, 'waiting for the brokers');
     setHealth('projections', false, 'waiting for the event store');
+    setHealth('sagas', false, 'waiting for the brokers');
+    setHealth('streams', false, 'waiting for the brokers');
     let messaging: Messaging | undefined;
     let idempotency: IdempotencyStore | undefined;
     let api: ApiServices | undefined;
@@ -125,6 +129,12 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     const projections = await startProjections({ definitions, database, store: eventStore, catalog, brokers, plan, functions: handlers, logger, metrics });
     started.push({ name: 'projections', stop: () => projections.stop() });
     setHealth('projections', true, `${definitions.projections.size} projections`);
+    const sagas = await startSagas({ definitions, database, catalog, brokers, plan, outbox, functions: handlers, logger, metrics });
+    started.push({ name: 'sagas', stop: () => sagas.stop() });
+    setHealth('sagas', true, `${definitions.sagas.size} sagas`);
+    const streams = await startStreams({ definitions, database, catalog, brokers, plan, outbox, logger, metrics });
+    started.push({ name: 'streams', stop: () => streams.stop() });
+    setHealth('streams', true, `${definitions.streams.size} streams`);
     const queries = createQueryService({ definitions, database, functions: handlers });
     api = { catalog, publisher, commandBus, queries, idempotency };
     // Close the routes first on the way down (503 from then on) and let the requests being served

@@ -2,6 +2,8 @@ import type { DestinationRef, GroupSpec, QueueSpec, TopicSpec, Topology } from '
 import { topicGroupDeadLetter } from '../brokers/dead-letter.js';
 import { asList, parseDuration, retryPolicy, type Definitions, type RetryPolicy } from '../definitions/index.js';
 import { EdaflowError } from '../errors/index.js';
+import { createSagaMachine } from '../sagas/machine.js';
+import { listenedTypes } from '../sagas/runtime/listens.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_PREFETCH = 10;
@@ -27,6 +29,14 @@ export interface MessagingPlan {
   readonly consumers: readonly ConsumerPlan[];
   /** Handlers of commands that travel over no queue: called in-process when the command is sent. */
   readonly inProcess: ReadonlyMap<string, readonly string[]>;
+  /** Projections fed from a topic (or queue): each reads it as a consumer group named after the projection. */
+  readonly projectionConsumers: readonly ConsumerPlan[];
+  /** Aggregates whose commands travel over a queue: each reads it as a group named after the aggregate; the command bus executes them. */
+  readonly aggregateConsumers: readonly ConsumerPlan[];
+  /** Sagas: each reads every topic (or queue) carrying a type it listens to, as a group named after the saga. */
+  readonly sagaConsumers: readonly ConsumerPlan[];
+  /** Streams: each reads every topic carrying one of its input events, as the group `stream.<name>` (one record at a time, in order). */
+  readonly streamConsumers: readonly ConsumerPlan[];
   /** The broker of a topic or queue. */
   brokerOf(destination: DestinationRef): string;
 }
@@ -89,7 +99,114 @@ export function planMessaging(definitions: Definitions): MessagingPlan {
       ...(spec.idempotency ? { idempotency: { key: spec.idempotency.key ?? 'id', ttlMs: parseDuration(spec.idempotency.ttl) ?? definitions.defaults.idempotencyTtlMs } } : {}),
     }];
   });
-  return { topologies, consumers, inProcess, brokerOf };
+  const projectionConsumers = [...definitions.projections.values()].flatMap((projection): ConsumerPlan[] => {
+    const from = projection.spec.from;
+    if (from === undefined || from === 'events') return [];
+    const destination = sourceOf(definitions, [], from)!;
+    const group = projection.name;
+    const retry = definitions.defaults.retry;
+    const deadLetter = destination.kind === 'queue' ? queueDeadLetter(definitions, from) : topicGroupDeadLetter(from, group);
+    const broker = brokerOf(destination);
+    topologyOf(broker).groups.push({ destination, group, deadLetter, retry });
+    // One at a time: a projection applies a topic's messages in order.
+    return [{ name: projection.name, broker, destination, group, accepts: new Set(Object.keys(projection.spec.on)), retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter }];
+  });
+  const aggregateConsumers = planAggregateConsumers(definitions, brokerOf);
+  for (const consumer of aggregateConsumers) topologyOf(consumer.broker).groups.push({ destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry });
+  const sagaConsumers = planSagaConsumers(definitions, brokerOf);
+  for (const consumer of sagaConsumers) topologyOf(consumer.broker).groups.push({ destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry });
+  const streamConsumers = planStreamConsumers(definitions, brokerOf);
+  for (const consumer of streamConsumers) topologyOf(consumer.broker).groups.push({ destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry });
+  return { topologies, consumers, inProcess, projectionConsumers, aggregateConsumers, sagaConsumers, streamConsumers, brokerOf };
+}
+
+/**
+ * A saga consumes each destination that carries a type it listens to. Several messages may be in
+ * flight at once: the instance row lock serializes those of one instance.
+ */
+function planSagaConsumers(definitions: Definitions, brokerOf: (destination: DestinationRef) => string): ConsumerPlan[] {
+  return [...definitions.sagas.values()].flatMap((saga) => {
+    const typesByDestination = new Map<string, { destination: DestinationRef; types: string[] }>();
+    for (const type of listenedTypes(createSagaMachine(saga.name, saga.spec, definitions))) {
+      const topic = definitions.events.get(type)?.spec.topic;
+      const queue = definitions.commands.get(type)?.spec.queue;
+      const destination: DestinationRef | undefined = topic !== undefined ? { kind: 'topic', name: topic } : queue !== undefined ? { kind: 'queue', name: queue } : undefined;
+      if (!destination) continue;
+      const key = `${destination.kind}:${destination.name}`;
+      const entry = typesByDestination.get(key) ?? { destination, types: [] };
+      entry.types.push(type);
+      typesByDestination.set(key, entry);
+    }
+    return [...typesByDestination.values()].map(({ destination, types }): ConsumerPlan => {
+      const deadLetter = destination.kind === 'queue' ? queueDeadLetter(definitions, destination.name) : topicGroupDeadLetter(destination.name, saga.name);
+      return {
+        name: saga.name,
+        broker: brokerOf(destination),
+        destination,
+        group: saga.name,
+        accepts: new Set(types),
+        retry: definitions.defaults.retry,
+        timeoutMs: DEFAULT_TIMEOUT_MS,
+        concurrency: DEFAULT_PREFETCH,
+        prefetch: DEFAULT_PREFETCH,
+        deadLetter,
+      };
+    });
+  });
+}
+
+/** A stream reads the topic of each of its input events (one consumer per topic), as the group `stream.<name>`. */
+function planStreamConsumers(definitions: Definitions, brokerOf: (destination: DestinationRef) => string): ConsumerPlan[] {
+  return [...definitions.streams.values()].flatMap((stream) => {
+    const spec = stream.spec;
+    const inputs = spec.join ? [spec.join.left.event, spec.join.right.event] : spec.aggregate ? [spec.aggregate.from.event] : spec.from ? [spec.from.event] : [];
+    const typesByTopic = new Map<string, Set<string>>();
+    for (const type of inputs) {
+      const topic = definitions.events.get(type)?.spec.topic;
+      if (topic !== undefined) typesByTopic.set(topic, (typesByTopic.get(topic) ?? new Set()).add(type));
+    }
+    const group = streamGroup(stream.name);
+    return [...typesByTopic].map(([topic, types]): ConsumerPlan => {
+      const destination: DestinationRef = { kind: 'topic', name: topic };
+      const deadLetter = topicGroupDeadLetter(topic, group);
+      return { name: stream.name, broker: brokerOf(destination), destination, group, accepts: types, retry: definitions.defaults.retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter };
+    });
+  });
+}
+
+/** The consumer group of a stream: prefixed, so that a stream never shares a group with a handler or saga of the same name. */
+export function streamGroup(stream: string): string {
+  return `stream.${stream}`;
+}
+
+/**
+ * An aggregate whose commands travel over a queue consumes that queue (one consumer per queue), one
+ * command at a time so that commands addressing one stream are decided in the order they were sent.
+ */
+function planAggregateConsumers(definitions: Definitions, brokerOf: (destination: DestinationRef) => string): ConsumerPlan[] {
+  return [...definitions.aggregates.values()].flatMap((aggregate) => {
+    const commandsByQueue = new Map<string, string[]>();
+    for (const command of Object.keys(aggregate.spec.handle)) {
+      const queue = definitions.commands.get(command)?.spec.queue;
+      if (queue !== undefined) commandsByQueue.set(queue, [...(commandsByQueue.get(queue) ?? []), command]);
+    }
+    return [...commandsByQueue].map(([queue, commands]): ConsumerPlan => {
+      const destination: DestinationRef = { kind: 'queue', name: queue };
+      const spec = definitions.queues.get(queue)?.spec;
+      return {
+        name: aggregate.name,
+        broker: brokerOf(destination),
+        destination,
+        group: aggregate.name,
+        accepts: new Set(commands),
+        retry: retryPolicy(spec?.retry, definitions.defaults.retry),
+        timeoutMs: DEFAULT_TIMEOUT_MS,
+        concurrency: 1,
+        prefetch: spec?.prefetch ?? DEFAULT_PREFETCH,
+        deadLetter: queueDeadLetter(definitions, queue),
+      };
+    });
+  });
 }
 
 /** The topic or queue a handler reads: `from`, else where its first `on` type travels; none for an unrouted command. */

@@ -4,13 +4,20 @@ import type { Queryable } from '../store/database.js';
 export interface OutboxRow {
   readonly id: string;
   readonly envelope: Envelope;
+  /** Failed attempts so far. */
+  readonly attempts: number;
 }
 
-/** The oldest unsent rows, in id order (the order they were written in, per stream). */
+/** The oldest unsent rows, in id order (the order they were written in, per stream); dead rows are skipped. */
 export async function readPendingRows(db: Queryable, limit: number): Promise<OutboxRow[]> {
-// Ordered by the table's bigint id, not the selected text \`id\` ('10' < '9').
-  const { rows } = await db.query<OutboxRow>('select id::text as id, envelope from edaflow_outbox order by edaflow_outbox.id limit $1', [limit]);
+  // Ordered by the table's bigint id, not the selected text `id` ('10' < '9').
+  const { rows } = await db.query<OutboxRow>('select id::text as id, envelope, attempts from edaflow_outbox where dead_at is null order by edaflow_outbox.id limit $1', [limit]);
   return rows;
+}
+
+/** Sets a row aside for good (kept, with its error, for operators): it no longer holds back the rows after it. */
+export async function markDead(db: Queryable, id: string, error: string): Promise<void> {
+  await db.query('update edaflow_outbox set attempts = attempts + 1, last_error = $2, dead_at = now() where id = $1::bigint', [id, error]);
 }
 
 /** Removes rows once their messages were acknowledged by the broker. */

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { OutgoingMessage } from '../brokers/adapter.js';
 import { Signal } from '../brokers/postgres/signal.js';
+import { EdaflowError } from '../errors/index.js';
 import type { Publisher, Route } from '../messaging/publisher.js';
 import type { Logger } from '../observability/logger.js';
 import type { Database } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/leases.js';
 import { sameDestination } from './outbox.js';
-import { deleteSentRows, readPendingRows, recordFailure, type OutboxRow } from './pending-rows.js';
+import { deleteSentRows, markDead, readPendingRows, recordFailure, type OutboxRow } from './pending-rows.js';
 import { OUTBOX_CHANNEL } from './write-rows.js';
 
 /** The one lease all relays on a database compete for: rows go out in order only if one relay sends them. */
@@ -147,6 +148,7 @@ class Relay implements OutboxRelay {
       if (run.route) await run.route.broker.publish(run.route.destination, run.messages);
       else await this.options.publisher.deliver(run.rows[0]!.envelope);
     } catch (error) {
+      if (!run.route && givesUp(run.rows[0]!, error)) return this.dead(run.rows[0]!, error);
       return this.failed(run.rows[0]!, error);
     }
     await deleteSentRows(this.options.database, run.rows.map((row) => row.id));
@@ -162,9 +164,29 @@ class Relay implements OutboxRelay {
     return false;
   }
 
+  /**
+   * An in-process command that its handler refuses (a rejected command, an invalid payload) or that keeps
+   * failing is set aside like a dead letter, with its error: unlike a broker outage, waiting will not
+   * help, and it must not hold back every row after it. The round goes on.
+   */
+  private async dead(row: OutboxRow, error: unknown): Promise<boolean> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.logger.error({ err: error, outboxId: row.id, type: row.envelope.type, id: row.envelope.id, attempts: row.attempts + 1 }, 'outbox relay: an in-process message failed for good; it is kept in edaflow_outbox with dead_at set');
+    await markDead(this.options.database, row.id, message);
+    return true;
+  }
+
   private backoffMs(): number {
     return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(Math.max(this.failures - 1, 0), 16));
   }
+}
+
+/** Attempts of an in-process dispatch before its row is set aside. */
+const IN_PROCESS_ATTEMPTS = 5;
+
+function givesUp(row: OutboxRow, error: unknown): boolean {
+  const permanent = error instanceof EdaflowError && !error.retriable;
+  return permanent || row.attempts + 1 >= IN_PROCESS_ATTEMPTS;
 }
 
 /** Whether a row joins the run: same broker and destination. In-process dispatches go one by one (each deleted once handled). */

@@ -11,7 +11,7 @@ const workdir = mkdtempSync(join(tmpdir(), 'edaflow-demo-'));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
 describe('npm start (scripts/demo.mjs)', () => {
-  it('shows create → confirm → cancel → a refused second cancel (409) → the cancelled summary', async () => {
+  it('shows create → the saga confirms → cancel → a refused second cancel (409) → the cancelled summary', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['scripts/demo.mjs', '--exit', '--port', String(port)], {
       cwd: process.cwd(),
@@ -26,7 +26,8 @@ describe('npm start (scripts/demo.mjs)', () => {
     const lines = output.split('\n');
     const responses = lines.filter((line) => line.startsWith('← ')).map((line) => line.split(' ')[1]);
     expect(responses).toEqual(['202', '200', '200', '409', '200']);
-    expect(output).toContain('"version":2');
+    expect(lines.find((line) => line.startsWith('← 200 {"id"'))).toMatch(/"status":"confirmed"/);
+    expect(output).toContain('"version":3');
     expect(output).toContain('"message":"Cannot cancel order in current status"');
     expect(lines.at(-2)).toMatch(/^← 200 \{.*"status":"cancelled","total":47/);
   }, 180_000);

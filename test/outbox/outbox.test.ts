@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerAdapter, DestinationRef } from '../../runtime/brokers/adapter.js';
 import type { Definitions } from '../../runtime/definitions/index.js';
 import { createEnvelope, type Envelope } from '../../runtime/envelope/index.js';
+import { EdaflowError } from '../../runtime/errors/index.js';
 import { createEventStore, type EventStore } from '../../runtime/eventstore/index.js';
 import { MemoryDedupStore } from '../../runtime/idempotency/dedup.js';
 import { MessageCatalog } from '../../runtime/messages/catalog.js';
@@ -121,6 +122,27 @@ describe('transactional outbox and its relay (PostgreSQL; postgres broker and Ra
     } finally {
       await relay.stop();
       await consumer.subscription.stop();
+    }
+  });
+
+  it('sets aside an in-process command its handler refuses for good, and delivers the rows after it', async () => {
+    const dispatched: number[] = [];
+    messaging.publisher.onInProcess(async (envelope) => {
+      const n = (envelope.data as { n: number }).n;
+      if (n === 2) throw new EdaflowError('EDA_COMMAND_REJECTED', 'ping 2 is refused');
+      dispatched.push(n);
+    });
+    const relay = await startOutboxRelay({ database, publisher: messaging.publisher, logger: silent, pollIntervalMs: 200 });
+    try {
+      const pings = [1, 2, 3].map((n) => createEnvelope('Ping', { n }, 'outbox-test', { dataversion: 1 }));
+      await database.transaction((tx) => outbox.write(tx, pings));
+      await waitFor(async () => dispatched.length === 2, 10_000);
+      expect(dispatched).toEqual([1, 3]);
+      const { rows } = await database.query<{ id: string; error: string }>("select envelope->>'id' as id, last_error as error from edaflow_outbox where dead_at is not null");
+      expect(rows).toEqual([{ id: pings[1]!.id, error: 'ping 2 is refused' }]);
+      await database.query('delete from edaflow_outbox where dead_at is not null');
+    } finally {
+      await relay.stop();
     }
   });
 

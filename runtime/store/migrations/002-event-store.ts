@@ -40,7 +40,8 @@ export const migration: Migration = {
       envelope jsonb not null,
       created_at timestamptz not null default now(),
       attempts integer not null default 0,
-      last_error text
+      last_error text,
+      dead_at timestamptz
     )`,
     `create table if not exists edaflow_leases (
       name text primary key,

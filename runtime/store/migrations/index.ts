@@ -1,11 +1,16 @@
 import type { Queryable } from '../database.js';
 import { migration as broker } from './001-broker.js';
+import { migration as eventStore } from './002-event-store.js';
+import { migration as projections } from './003-projections.js';
+import { migration as http } from './004-http.js';
+import { migration as sagas } from './005-sagas.js';
+import { migration as streams } from './006-streams.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
 
 /** Every migration, in order. Add a file per change; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [broker];
+export const MIGRATIONS: readonly Migration[] = [broker, eventStore, projections, http, sagas, streams];
 
 interface Migratable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
