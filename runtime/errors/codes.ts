@@ -100,8 +100,6 @@ export const RUNTIME_CODES = {
   EDA_SAGA_EXPRESSION: spec('A saga guard, assign or effect template failed to evaluate, or one event kept `always` transitions looping.'),
   EDA_SAGA_SNAPSHOT: spec('A stored saga snapshot does not fit the saga\'s current definition (e.g. its state was removed).'),
   EDA_SAGA_NOT_FOUND: spec('No saga instance has this id.', { status: 404 }),
-  EDA_SAGA_ACTIVITY_MISSING: spec('A saga invokes an activity that the handlers module does not export.'),
-  EDA_SAGA_CORRELATION: spec('A message\'s `correlate` expression gave no key, so it cannot be matched to a saga instance; it is recorded as unmatched.'),
   EDA_STREAM_EXPRESSION: spec('A stream\'s `init` or `reduce` template did not give an object.'),
   EDA_STREAM_FENCED: spec('Another process took over the stream (its lease) while this one was processing a record; this one stops and the record is redelivered to the new holder.', { retriable: true }),
 } as const satisfies Record<string, ErrorSpec>;
