@@ -1,7 +1,9 @@
 /**
  * Raw RabbitMQ baseline with amqplib: the same durable quorum queue the adapter declares, persistent
  * publishes on a confirm channel (each batch's confirms awaited), basic.consume with the same prefetch,
- * JSON.parse of each body, basic.ack.
+ * JSON.parse of each body, basic.ack coalesced as the adapter does (runtime/brokers/rabbitmq/acks.ts):
+ * the acks of one event-loop turn go out at its end as one `multiple` ack (handled in order here, so
+ * the run of settled deliveries is always all of them).
  */
 import amqp from 'amqplib';
 import { Acks, type Timing, bodies, chunks, type Workload } from './common.js';
@@ -18,10 +20,19 @@ export async function raw(workload: Workload): Promise<Timing> {
     const acks = new Acks(workload.messages, `rabbitmq raw ${queue}`, workload.timeoutMs);
     const consumer = await connection.createChannel();
     await consumer.prefetch(workload.prefetch);
+    let newest: amqp.ConsumeMessage | undefined;
+    let unacked = 0;
+    const flushAcks = (): void => {
+      if (newest) consumer.ack(newest, unacked > 1);
+      newest = undefined;
+      unacked = 0;
+    };
     await consumer.consume(queue, (message) => {
       if (!message) return;
       JSON.parse(message.content.toString('utf8'));
-      consumer.ack(message);
+      if (!newest) setImmediate(flushAcks);
+      newest = message;
+      unacked++;
       acks.ack();
     });
     const publisher = await connection.createConfirmChannel();

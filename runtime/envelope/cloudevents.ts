@@ -12,6 +12,8 @@ export interface WireMessage {
 const CORE = ['id', 'source', 'specversion', 'type', 'subject', 'time'] as const;
 const KNOWN_EXTENSIONS = ['dataversion', 'correlationid', 'causationid', 'traceparent'] as const;
 const STRUCTURED = 'application/cloudevents+json';
+/** Attributes decode() reads by name: every other prefixed header is an extension. */
+const NAMED_ATTRIBUTES: ReadonlySet<string> = new Set([...CORE, ...KNOWN_EXTENSIONS, 'datacontenttype']);
 
 /**
  * CloudEvents binary content mode: attributes in headers under a binding-specific prefix (`ce_` for
@@ -38,17 +40,21 @@ export function encodeBinary(envelope: Envelope, prefix: string): WireMessage {
  * dead-letters such a message at once.
  */
 export function decode(headers: Headers, body: Buffer | string, prefix: string): Envelope {
-  const contentType = header(headers, 'content-type') ?? header(headers, prefix + 'datacontenttype');
+  // Header names are case-insensitive in most bindings: one pass lower-cases them all, rather than a
+  // scan of every header for each attribute that is absent (this runs for every message consumed).
+  const lowerCased = lowerCaseNames(headers);
+  const header = (name: string): string | undefined => headers[name] ?? lowerCased.get(name.toLowerCase());
+  const contentType = header('content-type') ?? header(prefix + 'datacontenttype');
   if (contentType?.startsWith(STRUCTURED)) return decodeStructured(body);
-  const attribute = (name: string): string | undefined => header(headers, prefix + name);
+  const attribute = (name: string): string | undefined => header(prefix + name);
   const missing = ['id', 'source', 'type'].filter((name) => !attribute(name));
   if (missing.length) throw malformed(`missing CloudEvents attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   const extensions: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (value === undefined || !lower.startsWith(prefix.toLowerCase())) continue;
+  const lowerPrefix = prefix.toLowerCase();
+  for (const [lower, value] of lowerCased) {
+    if (!lower.startsWith(lowerPrefix)) continue;
     const attributeName = lower.slice(prefix.length);
-    if (!(CORE as readonly string[]).includes(attributeName) && !(KNOWN_EXTENSIONS as readonly string[]).includes(attributeName) && attributeName !== 'datacontenttype') extensions[attributeName] = value;
+    if (!NAMED_ATTRIBUTES.has(attributeName)) extensions[attributeName] = value;
   }
   return build({
     id: attribute('id'),
@@ -111,12 +117,16 @@ function build(a: Attributes): Envelope {
   };
 }
 
-function header(headers: Headers, name: string): string | undefined {
-  const direct = headers[name];
-  if (direct !== undefined) return direct;
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value;
-  return undefined;
+/** Header values by lower-cased name; of names that differ only in case, the first one counts. */
+function lowerCaseNames(headers: Headers): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (!result.has(lower)) result.set(lower, value);
+  }
+  return result;
 }
 
 function parseJson(body: Buffer | string): unknown {

@@ -57,8 +57,14 @@ export function toNatsHeaders(record: Readonly<Record<string, string | undefined
  */
 export function fromNatsHeaders(headers: MsgHdrs | undefined): Record<string, string> {
   const result: Record<string, string> = {};
-  for (const name of headers?.keys() ?? []) if (!/^nats-/i.test(name)) result[name] = headers!.get(name);
+  if (!headers) return result;
+  for (const name of headers.keys()) if (!isServerHeader(name)) result[name] = headers.get(name);
   return result;
+}
+
+/** `Nats-*` in any case (runs for every header of every message: no regular expression). */
+function isServerHeader(name: string): boolean {
+  return name.length >= 5 && name.charCodeAt(4) === 45 /* - */ && name.slice(0, 4).toLowerCase() === 'nats';
 }
 
 /** Errors that mean "the server is not reachable right now" become EDA_BROKER_UNAVAILABLE (retriable). */

@@ -5,6 +5,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { deadLetterHeaders } from '../dead-letter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
+import { ChannelAcks } from './acks.js';
 import { closeQuietly, replyCode, sleep, type RabbitConnection } from './connection.js';
 import { ensureRetryQueue } from './provision.js';
 import type { ConfirmPublisher } from './publisher.js';
@@ -28,6 +29,8 @@ export interface ConsumerContext {
 export class RabbitSubscription implements Subscription {
   private running = true;
   private channel: Channel | undefined;
+  /** The acks of the current channel (a re-opened channel starts afresh: the old one's deliveries are requeued). */
+  private acks: ChannelAcks | undefined;
   private consumerTag: string | undefined;
   private reopening: Promise<void> | undefined;
   /** Channels that died: their unsettled messages are already back in the queue. */
@@ -59,19 +62,22 @@ export class RabbitSubscription implements Subscription {
     // A pending re-open is not awaited (the broker may be down): it closes what it opens once stopped.
     await this.feed;
     await this.lanes.idle();
+    this.acks?.flush();
     // Closing the channel hands deliveries that never started back to the queue, for the next consumer.
     await closeQuietly(this.channel);
   }
 
   private async open(): Promise<void> {
     const channel = await this.context.connection.channel();
+    const acks = new ChannelAcks(channel);
     this.channel = channel;
+    this.acks = acks;
     channel.once('close', () => {
       this.closed.add(channel);
       if (this.channel === channel && this.running) void this.reopen();
     });
     await channel.prefetch(Math.max(1, this.request.prefetch));
-    const { consumerTag } = await channel.consume(this.queue, (message) => (message ? this.receive(channel, message) : this.cancelled()), { noAck: false });
+    const { consumerTag } = await channel.consume(this.queue, (message) => (message ? this.receive(channel, acks, message) : this.cancelled()), { noAck: false });
     this.consumerTag = consumerTag;
   }
 
@@ -97,7 +103,8 @@ export class RabbitSubscription implements Subscription {
     this.context.logger.warn({ queue: this.queue }, 'rabbitmq cancelled the consumer; was the queue deleted?');
   }
 
-  private receive(channel: Channel, message: ConsumeMessage): void {
+  private receive(channel: Channel, acks: ChannelAcks, message: ConsumeMessage): void {
+    acks.received(message);
     if (!this.running) return;
     const key = this.request.destination.kind === 'topic' ? keyOf(message) : undefined;
     this.feed = this.feed.then(() =>
@@ -105,20 +112,20 @@ export class RabbitSubscription implements Subscription {
         // Stopped before it started: left unacknowledged, it returns to the queue when the channel closes;
         // its channel died: the broker has requeued it already.
         if (!this.running || this.closed.has(channel)) return;
-        await this.deliver(this.delivery(channel, message)).catch((error: unknown) => {
+        await this.deliver(this.delivery(channel, acks, message)).catch((error: unknown) => {
           // Settling failed (say, the retry copy could not be confirmed): hand it back for redelivery.
           this.context.logger.error({ queue: this.queue, error: (error as Error).message }, 'delivery could not be settled; requeued');
-          settleQuietly(() => channel.nack(message, false, true));
+          acks.nack(message);
         });
       }),
     );
   }
 
-  private delivery(channel: Channel, message: ConsumeMessage): Delivery {
+  private delivery(channel: Channel, acks: ChannelAcks, message: ConsumeMessage): Delivery {
     const headers = message.properties.headers as Record<string, unknown> | undefined;
     const attempt = attemptOf(headers, this.queue);
     const key = keyOf(message);
-    const ack = async (): Promise<void> => acknowledge(channel, message);
+    const ack = async (): Promise<void> => acks.ack(message);
     return {
       headers: toHeaders(message.properties),
       body: message.content,
@@ -176,15 +183,3 @@ function copyProperties(message: ConsumeMessage): { contentType?: string; persis
   return { ...(typeof contentType === 'string' ? { contentType } : {}), persistent: true };
 }
 
-/** An ack on a channel that died is moot: the broker already requeued the message and redelivers it. */
-function acknowledge(channel: Channel, message: ConsumeMessage): void {
-  settleQuietly(() => channel.ack(message));
-}
-
-function settleQuietly(settle: () => void): void {
-  try {
-    settle();
-  } catch {
-    // channel closed: the broker redelivers the message (at-least-once)
-  }
-}
