@@ -82,8 +82,11 @@ class Notifier {
       while (this.pending.size) {
         const all = [...this.pending.values()];
         this.pending.clear();
+        // NOTIFY gives its transaction an id, so its commit would wait for a disk flush of its own:
+        // asynchronous commit (for this statement's transaction only) spares that, and a crash loses
+        // at most a wake-up, which polling covers.
         await this.database
-          .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n (c, p)', [all.map((n) => n.channel), all.map((n) => n.payload)])
+          .query("select set_config('synchronous_commit', 'off', true), pg_notify(c, p) from unnest($1::text[], $2::text[]) as n (c, p)", [all.map((n) => n.channel), all.map((n) => n.payload)])
           .catch(() => undefined);
       }
     } finally {
