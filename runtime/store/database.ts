@@ -64,6 +64,8 @@ export function notifySoon(database: Queryable, channel: string, payload = ''): 
 }
 
 const notifiers = new WeakMap<Queryable, Notifier>();
+/** How long a wake-up waits for others to go with it. */
+const NOTIFY_LINGER_MS = 2;
 
 class Notifier {
   private readonly pending = new Map<string, { channel: string; payload: string }>();
@@ -73,11 +75,13 @@ class Notifier {
 
   add(channel: string, payload: string): void {
     this.pending.set(`${channel}\u0000${payload}`, { channel, payload });
-    if (!this.sending) void this.flush();
+    if (this.sending) return;
+    this.sending = true;
+    // A short linger (as Kafka's linger.ms) lets a writer's next commits share this NOTIFY.
+    setTimeout(() => void this.flush(), NOTIFY_LINGER_MS);
   }
 
   private async flush(): Promise<void> {
-    this.sending = true;
     try {
       while (this.pending.size) {
         const all = [...this.pending.values()];
