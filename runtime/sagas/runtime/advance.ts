@@ -28,6 +28,8 @@ export interface TransitionContext {
   readonly logger: Logger;
   /** How long a stuck saga waits before its compensation is retried. */
   readonly stuckRetryMs: number;
+  /** Told how long an instance stayed in a state it has just left (step latency). */
+  readonly onStateLeft?: (saga: string, state: string, seconds: number) => void;
 }
 
 /** The runtime's own events and the messages a saga consumes, as history sees them. */
@@ -121,6 +123,7 @@ export async function applyEvent(tx: Transaction, context: TransitionContext, in
   const result = await step(machine, instance.snapshot, event);
   if (!result.changed) return result;
   await updateInstance(tx, instance, result);
+  if (result.state !== instance.state) context.onStateLeft?.(instance.saga, instance.state, instance.idle_seconds);
   await persistEffects(tx, context, machine, { ...instance, version: instance.version + 1 }, instance, result, cause);
   return result;
 }

@@ -17,9 +17,11 @@ export interface InstanceRow {
   readonly state: string;
   readonly snapshot: PersistedSagaSnapshot;
   readonly version: number;
+  /** Seconds since the instance's last transition (by the database's clock, at this transaction's start). */
+  readonly idle_seconds: number;
 }
 
-const INSTANCE_COLUMNS = 'id, saga, correlation_key, correlation_id, status, state, snapshot, version';
+const INSTANCE_COLUMNS = 'id, saga, correlation_key, correlation_id, status, state, snapshot, version, extract(epoch from (now() - updated_at))::float8 as idle_seconds';
 
 /** Records a message id for a saga; false when it was recorded before (a redelivery). */
 export async function recordInbox(tx: Queryable, saga: string, messageId: string): Promise<boolean> {

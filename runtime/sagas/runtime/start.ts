@@ -1,4 +1,4 @@
-import { Gauge } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import type { BrokerAdapter, Subscription } from '../../brokers/adapter.js';
 import type { Definitions } from '../../definitions/index.js';
 import type { HandlerFunctions } from '../../host/handlers-module.js';
@@ -54,7 +54,15 @@ export async function startSagas(options: SagaRuntimeOptions): Promise<SagaRunti
   const machines = new Map<string, SagaMachine>([...definitions.sagas.values()].map((saga) => [saga.name, createSagaMachine(saga.name, saga.spec, definitions)]));
   if (!machines.size) return { stop: async () => undefined };
   const sagaLogger = logger.child({ component: 'sagas' });
-  const transitions: TransitionContext = { machines, outbox: options.outbox, source: definitions.defaults.source, logger: sagaLogger, stuckRetryMs: options.stuckRetryMs ?? 300_000 };
+  const stepLatency = options.metrics ? stepLatencyHistogram(options.metrics) : undefined;
+  const transitions: TransitionContext = {
+    machines,
+    outbox: options.outbox,
+    source: definitions.defaults.source,
+    logger: sagaLogger,
+    stuckRetryMs: options.stuckRetryMs ?? 300_000,
+    ...(stepLatency ? { onStateLeft: (saga: string, state: string, seconds: number) => stepLatency.observe({ saga, state }, seconds) } : {}),
+  };
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   if (options.metrics) registerInstanceGauge(options.metrics, database);
 
@@ -106,6 +114,19 @@ export async function startSagas(options: SagaRuntimeOptions): Promise<SagaRunti
   }
   let stopping: Promise<void> | undefined;
   return { stop: () => (stopping ??= stopAll()) };
+}
+
+/** `edaflow_saga_state_seconds{saga,state}`: how long instances stayed in a state before leaving it (step latency). */
+function stepLatencyHistogram(metrics: Metrics): Histogram<'saga' | 'state'> {
+  const existing = metrics.registry.getSingleMetric('edaflow_saga_state_seconds');
+  if (existing) return existing as Histogram<'saga' | 'state'>;
+  return new Histogram({
+    name: 'edaflow_saga_state_seconds',
+    help: 'Time saga instances stayed in a state (a step, waiting for a reply, a timer) before leaving it.',
+    labelNames: ['saga', 'state'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400],
+    registers: [metrics.registry],
+  });
 }
 
 /** `edaflow_saga_instances{saga,status}`, counted from the table when scraped (so every process reports the whole). */

@@ -105,5 +105,10 @@ describe('a stuck compensation', () => {
       'edaflow.retry -> compensate_reserve (compensating)',
       'edaflow.activity.done -> failed (failed)',
     ]);
+    // Step latency: each state left once, its time in it observed (compensate_reserve only on leaving for good).
+    const latency = await metrics.registry.getSingleMetricAsString('edaflow_saga_state_seconds');
+    for (const state of ['reserve', 'charge', 'compensate_reserve']) {
+      expect(latency).toContain(`edaflow_saga_state_seconds_count{saga="Booking",state="${state}"} 1`);
+    }
   }, 30_000);
 });
