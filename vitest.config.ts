@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-/** Tests that stop a shared server (RabbitMQ, NATS) mid-run: alone, after everything else. */
-const SERVER_RESTARTS = ['test/brokers/*-restart.test.ts'];
+/**
+ * Tests that stop a shared server (RabbitMQ, NATS) mid-run, and the streams crash test: alone, after
+ * everything else. The streams crash test passes alone in ~50 s but stalled beside the rest of the
+ * suite (its topic readers wait for the oldest transaction running anywhere on the server); it runs
+ * here until that is understood.
+ */
+const SERVER_RESTARTS = ['test/brokers/*-restart.test.ts', 'test/streams/crash.test.ts'];
 
 export default defineConfig({
   test: {
