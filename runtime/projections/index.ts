@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { BrokerAdapter, Subscription } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
 import { EdaflowError } from '../errors/index.js';
@@ -10,6 +8,7 @@ import type { MessagingPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Database } from '../store/database.js';
+import { processOwner } from '../store/leases.js';
 import { createApplier } from './apply.js';
 import { readCheckpoints } from './checkpoint.js';
 import { EventFollower, type FollowerTuning } from './follower.js';
@@ -50,7 +49,7 @@ export interface ProjectionsOptions extends FollowerTuning {
 export async function startProjections(options: ProjectionsOptions): Promise<Projections> {
   const models = projectionModels(options.definitions);
   for (const projection of models) await options.database.transaction((tx) => ensureTable(tx, projection));
-  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const owner = options.owner ?? processOwner();
   const followers: EventFollower[] = [];
   const subscriptions: Subscription[] = [];
   let unsubscribe: (() => Promise<void>) | undefined;

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
 import { EdaflowError } from '../errors/index.js';
@@ -9,7 +7,7 @@ import type { MessagingPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Database } from '../store/database.js';
-import { acquireLease, type Lease } from '../store/leases.js';
+import { acquireLease, processOwner, type Lease } from '../store/leases.js';
 import { createApplier } from './apply.js';
 import { commitPage } from './commit.js';
 import { DEFAULT_LEASE_TTL_MS, projectionLease, type EventFeed } from './follower.js';
@@ -57,7 +55,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<{ even
         `rebuilding it would need that ${projection.source.destination.kind}'s whole history, which edaflow cannot replay from here. Feed it \`from: events\` to make it rebuildable`,
     );
   }
-  const owner = options.owner ?? `rebuild:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const owner = options.owner ?? processOwner('rebuild');
   const ttlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const lease = await waitForLease(options, projectionLease(projection.name), owner, ttlMs);
   try {

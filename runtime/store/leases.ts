@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Queryable } from './database.js';
 
 /** A named lease held by one owner at a time (the outbox relay, a projection's runner). */
@@ -54,4 +56,9 @@ class HeldLease implements Lease {
     this.validUntil = 0;
     await this.database.query('delete from edaflow_leases where name = $1 and owner = $2', [this.name, this.owner]);
   }
+}
+
+/** A lease owner name unique to this process: host, pid and a random suffix (after `prefix`, if any). */
+export function processOwner(prefix?: string): string {
+  return `${prefix ? `${prefix}:` : ''}${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }

@@ -1,28 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import type { BrokerAdapter } from '../brokers/adapter.js';
-import type { Definitions } from '../definitions/index.js';
 import { EdaflowError } from '../errors/index.js';
-import type { MessageCatalog } from '../messages/catalog.js';
-import type { MessagingPlan } from '../messaging/topology.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Outbox } from '../outbox/index.js';
-import type { Database } from '../store/database.js';
+import type { DurableComponentOptions } from '../host/services.js';
+import { processOwner } from '../store/leases.js';
 import { streamMetrics } from './metrics.js';
 import { streamModels } from './model.js';
 import { StreamRunner } from './runner.js';
 
-export interface StreamsOptions {
-  readonly definitions: Definitions;
-  readonly database: Database;
-  readonly catalog: MessageCatalog;
-  readonly brokers: ReadonlyMap<string, BrokerAdapter>;
-  readonly plan: MessagingPlan;
-  /** Where outputs go, in the transaction that handles the input (createOutbox(...)). */
-  readonly outbox: Outbox;
-  readonly logger: Logger;
-  readonly metrics?: Metrics;
+export interface StreamsOptions extends DurableComponentOptions {
   /** This process's name in the leases (default: host, pid and a random suffix). */
   readonly owner?: string;
   /** How long a stream's lease lasts without renewal: how soon another process takes a dead holder's streams over (default 15 s). */
@@ -42,7 +25,7 @@ const DEFAULT_LEASE_TTL_MS = 15_000;
  * after it; the others stand by and take over when the holder stops renewing (see StreamRunner).
  */
 export async function startStreams(options: StreamsOptions): Promise<Streams> {
-  const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const owner = options.owner ?? processOwner();
   const metrics = streamMetrics(options.metrics);
   const runners = streamModels(options.definitions).map((model) => {
     const consumers = options.plan.streamConsumers.filter((consumer) => consumer.name === model.name);

@@ -1,13 +1,9 @@
 import { Gauge, Histogram } from 'prom-client';
-import type { BrokerAdapter, Subscription } from '../../brokers/adapter.js';
-import type { Definitions } from '../../definitions/index.js';
+import type { Subscription } from '../../brokers/adapter.js';
 import type { HandlerFunctions } from '../../host/handlers-module.js';
-import type { MessageCatalog } from '../../messages/catalog.js';
-import type { MessagingPlan } from '../../messaging/topology.js';
+import type { DurableComponentOptions } from '../../host/services.js';
 import { subscribePlanned } from '../../messaging/subscribe.js';
-import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { Outbox } from '../../outbox/index.js';
 import type { Database } from '../../store/database.js';
 import { createSagaMachine, type SagaMachine } from '../machine.js';
 import { ActivityWorker } from './activities.js';
@@ -15,18 +11,9 @@ import { fireTimer, handleMessage, SAGA_WORK_CHANNEL, type TransitionContext } f
 import { dueTimers, msUntilNextTimer } from './instances.js';
 import { Poller } from './poller.js';
 
-export interface SagaRuntimeOptions {
-  readonly definitions: Definitions;
-  readonly database: Database;
-  readonly catalog: MessageCatalog;
-  readonly brokers: ReadonlyMap<string, BrokerAdapter>;
-  readonly plan: MessagingPlan;
-  /** Where what sagas send and emit goes, in their transition's transaction. */
-  readonly outbox: Outbox;
+export interface SagaRuntimeOptions extends DurableComponentOptions {
   /** The handlers module: the activities sagas `invoke`. */
   readonly functions: HandlerFunctions;
-  readonly logger: Logger;
-  readonly metrics?: Metrics;
   /** Polling fallback of the timer and activity pollers (default 1 s); NOTIFY wakes them sooner. */
   readonly pollIntervalMs?: number;
   /** Activity invocations this process runs at once (default 16). */
