@@ -18,7 +18,7 @@ const ORDERS = 400;
 const KILLS = 4;
 
 async function startRunner(schema: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/streams/crash-runner.ts', POSTGRES_URL, schema], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/streams/crash-runner.ts', POSTGRES_URL, schema], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, EDAFLOW_LOG_LEVEL: process.env['EDAFLOW_LOG_LEVEL'] ?? 'warn' } });
   await new Promise<void>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -46,6 +46,24 @@ async function uninterrupted(records: readonly Envelope[]): Promise<Envelope[]> 
     for (const record of records) if (model.inputs.some((input) => input.event === record.type)) outputs.push(...(await processor.step(record)).outputs);
   }
   return outputs;
+}
+
+/** What a stalled run looks like from the database: for the failure message. */
+async function describeState(database: Database): Promise<string> {
+  const sections = {
+    tasks: 'select stream, epoch, owner, handled, emitted, dropped, updated_at from edaflow_stream_tasks order by stream',
+    groups: "select topic, group_name, partition, last_transaction_id::text, last_position, owner, leased_until - now() as lease_left from edaflow_topic_groups where group_name like 'stream%' order by 1, 2, 3",
+    heads: 'select topic, partition, count(*) as messages, max(transaction_id)::text as last_transaction from edaflow_topic_messages group by 1, 2 order by 1, 2',
+    deadLetters: 'select count(*) as dead_letters from edaflow_queue_messages',
+    snapshot: 'select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, pg_current_xact_id()::text as now',
+    oldTransactions: "select pid, datname, application_name, state, backend_xid::text, now() - xact_start as age, left(query, 80) as query from pg_stat_activity where backend_xid is not null order by xact_start limit 5",
+  };
+  const parts: string[] = [];
+  for (const [name, sql] of Object.entries(sections)) {
+    const result = await database.query(sql).then((r) => JSON.stringify(r.rows), (error: unknown) => `(${String(error)})`);
+    parts.push(`${name}: ${result}`);
+  }
+  return parts.join('\n');
 }
 
 const comparable = (outputs: readonly Envelope[]) => outputs.map((output) => ({ id: output.id, time: output.time, data: output.data })).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -91,12 +109,14 @@ describe('streams crash: the process running a join and an aggregation killed wi
         child = await startRunner(schema);
       }
     }
+    let state = '';
     await waitFor(async () => {
       const { rows } = await database.query<{ stream: string; handled: string }>('select stream, handled from edaflow_stream_tasks order by stream');
+      state = await describeState(database);
       return rows.length === 2 && Number(rows.find((row) => row.stream === 'Paid')?.handled) === records.length && Number(rows.find((row) => row.stream === 'Spend')?.handled) === ORDERS;
       // Each kill leaves the dead process's topic partitions leased for the postgres broker's lease time
       // (30 s) before the restarted one may read them: allow for that on a loaded machine.
-    }, 300_000);
+    }, 300_000, () => state);
     await waitFor(async () => collected.length >= expected.length, 30_000, () => `${collected.length} of ${expected.length} outputs`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(expected.length).toBeGreaterThan(300);

@@ -1,10 +1,9 @@
 import type { Queryable } from '../../store/database.js';
+import { lateFromJson, type PartitionCursor } from './partition-cursor.js';
 
-/** Where a group stands in one partition: the last settled row, as (transaction id, position). */
-export interface PartitionPosition {
+/** Where a group stands in one partition: the cursor after its last settled row. */
+export interface PartitionPosition extends PartitionCursor {
   readonly partition: number;
-  readonly transactionId: string;
-  readonly position: string;
 }
 
 /**
@@ -13,13 +12,13 @@ export interface PartitionPosition {
  * lease runs out and another instance of the group takes them over from the saved position.
  */
 export async function claimPartitions(db: Queryable, topic: string, group: string, owner: string, leaseMs: number): Promise<PartitionPosition[]> {
-  const { rows } = await db.query<{ partition: number; transaction_id: string; position: string }>(
+  const { rows } = await db.query<{ partition: number; transaction_id: string; position: string; late: unknown }>(
     `update edaflow_topic_groups set owner = $3, leased_until = now() + make_interval(secs => $4::double precision / 1000)
      where topic = $1 and group_name = $2 and (owner is null or owner = $3 or leased_until < now())
-     returning partition, last_transaction_id::text as transaction_id, last_position::text as position`,
+     returning partition, last_transaction_id::text as transaction_id, last_position::text as position, late`,
     [topic, group, owner, leaseMs],
   );
-  return rows.map((row) => ({ partition: row.partition, transactionId: row.transaction_id, position: row.position }));
+  return rows.map((row) => ({ partition: row.partition, transactionId: row.transaction_id, position: row.position, late: lateFromJson(row.late) }));
 }
 
 /** Gives the partitions back on a graceful stop, so another instance need not wait for the lease. */

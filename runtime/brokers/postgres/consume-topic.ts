@@ -3,7 +3,8 @@ import { deadLetterHeaders } from '../dead-letter.js';
 import { claimPartitions, releasePartitions, type PartitionPosition } from './claim-partitions.js';
 import type { LoopContext } from './consume-queue.js';
 import { enqueue } from './enqueue.js';
-import { countTopicAttempt, hasHiddenRows, readPartition, uncountTopicAttempt, type TopicRow } from './read-partition.js';
+import { advance, forgetEnded, type PartitionCursor, type SnapshotInfo } from './partition-cursor.js';
+import { countTopicAttempt, readPartition, uncountTopicAttempt, type TopicRow } from './read-partition.js';
 import { savePosition } from './save-position.js';
 import { Signal } from './signal.js';
 import { trimTopic } from './trim-topic.js';
@@ -75,6 +76,8 @@ export class TopicGroupConsumer {
 interface Entry {
   readonly transactionId: string;
   readonly position: string;
+  /** The cursor once this row (and every row read before it) has settled: what is saved then. */
+  after: PartitionCursor;
   delivered: boolean;
   settled: boolean;
 }
@@ -87,16 +90,16 @@ interface Entry {
 class PartitionReader {
   readonly signal = new Signal();
   readonly done: Promise<void>;
-  private cursor: { transactionId: string; position: string };
+  private cursor: PartitionCursor;
   private readonly pending: Entry[] = [];
-  private unsaved: Entry | undefined;
+  private unsaved: PartitionCursor | undefined;
   private saving: Promise<void> | undefined;
   private saveAgain = false;
   private lost = false;
   private readonly unregister: () => void;
 
   constructor(private readonly context: TopicContext, private readonly start: PartitionPosition) {
-    this.cursor = { transactionId: start.transactionId, position: start.position };
+    this.cursor = { transactionId: start.transactionId, position: start.position, late: start.late };
     this.unregister = context.onNotify(() => this.signal.wake());
     this.done = this.run().finally(this.unregister);
   }
@@ -114,19 +117,21 @@ class PartitionReader {
     while (this.context.running() && !this.lost) {
       const room = this.context.prefetch - this.pending.length;
       this.signal.reset();
-      const rows = room > 0 ? await readPartition(this.context.db, { ...this.at, ...this.cursor }, room).catch((error: unknown) => this.failed(error)) : [];
-      if (!rows.length) {
+      const read = room > 0 ? await readPartition(this.context.db, this.at, this.cursor, room).catch((error: unknown) => this.failed(error)) : undefined;
+      if (!read?.rows.length) {
+        if (read) this.forgetEnded(read.snapshot);
         if (this.unsaved) void this.save();
-        const hidden = room > 0 && (await hasHiddenRows(this.context.db, { ...this.at, ...this.cursor }).catch(() => false));
-        await this.signal.wait(hidden ? 25 : this.context.pollMs);
+        await this.signal.wait(this.context.pollMs);
         continue;
       }
       // The whole batch joins the window first: rows read but never handed over (the consumer stopped)
       // stay unsettled, so the saved position stays before them and `finish` uncounts them.
-      const batch = rows.map((row) => ({ row, entry: { transactionId: row.transactionId, position: row.position, delivered: false, settled: false } }));
+      const batch = read.rows.map((row) => {
+        this.cursor = advance(this.cursor, row, read.snapshot);
+        return { row, entry: { transactionId: row.transactionId, position: row.position, after: this.cursor, delivered: false, settled: false } };
+      });
+      if (read.rows.length < room) batch[batch.length - 1]!.entry.after = this.cursor = forgetEnded(this.cursor, read.snapshot);
       this.pending.push(...batch.map(({ entry }) => entry));
-      const last = rows[rows.length - 1]!;
-      this.cursor = { transactionId: last.transactionId, position: last.position };
       for (const { row, entry } of batch) {
         if (!this.context.running() || this.lost) break;
         await this.context.lanes.submit(row.key, () => this.deliverUntilSettled(row, entry));
@@ -134,9 +139,17 @@ class PartitionReader {
     }
   }
 
-  private failed(error: unknown): TopicRow[] {
+  private failed(error: unknown): undefined {
     this.context.onError(error, `reading ${this.context.topic} partition ${this.start.partition}`);
-    return [];
+    return undefined;
+  }
+
+  /** A read found nothing new: late transactions that have ended left nothing more to read. */
+  private forgetEnded(snapshot: SnapshotInfo): void {
+    const cursor = forgetEnded(this.cursor, snapshot);
+    if (cursor === this.cursor) return;
+    this.cursor = cursor;
+    if (!this.pending.length) this.unsaved = cursor;
   }
 
   /** Kafka's semantics: a retried row holds its key's lane, in process, until it settles. */
@@ -161,7 +174,9 @@ class PartitionReader {
     }
     entry.settled = true;
     // Shrink the window before waking the reader, or it would wake to a full window and sleep on.
-    while (this.pending[0]?.settled) this.unsaved = this.pending.shift();
+    while (this.pending[0]?.settled) this.unsaved = this.pending.shift()!.after;
+    // Everything read has settled: the cursor as it stands now (with ended late transactions forgotten) is saved.
+    if (!this.pending.length && this.unsaved) this.unsaved = this.cursor;
     this.signal.wake();
     void this.save();
   }
@@ -216,7 +231,7 @@ class PartitionReader {
       const target = this.unsaved;
       if (!target) return;
       try {
-        await savePosition(this.context.db, { ...this.at, owner: this.context.owner, transactionId: target.transactionId, position: target.position });
+        await savePosition(this.context.db, { ...this.at, owner: this.context.owner }, target);
         if (this.unsaved === target) this.unsaved = undefined;
       } catch (error) {
         this.context.onError(error, `saving the position of ${this.context.group} on ${this.context.topic}`);

@@ -41,21 +41,22 @@ export async function provisionInternalQueue(tx: Queryable, name: string): Promi
 
 /**
  * A position row per partition for a consumer group that has none yet; an existing group keeps its
- * positions. A new group starts at `startAt` (see StartAt): 'latest' is the end of what every reader
- * can see now — rows below the oldest running transaction — so a transaction still open cannot commit
- * rows behind the start (they are delivered, never skipped).
+ * positions. A new group starts at `startAt` (see StartAt): 'latest' is after the newest committed
+ * row, with the transactions still running below it remembered as late (see PartitionCursor), so
+ * rows they commit afterwards are delivered, never skipped.
  */
 export async function provisionGroup(tx: Queryable, topic: string, group: string, startAt: StartAt): Promise<{ partitions: number; retentionMs: number | null }> {
   const { rows } = await tx.query<{ partitions: number; retention_ms: string | null }>('select partitions, retention_ms::text from edaflow_topics where name = $1', [topic]);
   const row = rows[0];
   if (!row) throw new EdaflowError('EDA_UNKNOWN_TYPE', `topic ${topic} is not provisioned`);
   await tx.query(
-    `insert into edaflow_topic_groups (topic, group_name, partition, last_transaction_id, last_position)
-     select $1, $2, p, coalesce(newest.transaction_id, '0'::xid8), coalesce(newest.position, 0)
+    `insert into edaflow_topic_groups (topic, group_name, partition, last_transaction_id, last_position, late)
+     select $1, $2, p, coalesce(newest.transaction_id, '0'::xid8), coalesce(newest.position, 0),
+       coalesce((select jsonb_object_agg(running::text, '0') from pg_snapshot_xip(pg_current_snapshot()) as running where running < newest.transaction_id), '{}'::jsonb)
      from generate_series(0, $3::int - 1) as p
      left join lateral (
        select transaction_id, position from edaflow_topic_messages
-       where topic = $1 and partition = p and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       where topic = $1 and partition = p
        order by transaction_id desc, position desc limit 1
      ) as newest on $4::boolean
      on conflict do nothing`,

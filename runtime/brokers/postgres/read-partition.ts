@@ -1,4 +1,5 @@
 import type { Queryable } from '../../store/database.js';
+import { lateToJson, parseSnapshot, type PartitionCursor, type SnapshotInfo } from './partition-cursor.js';
 import { toBuffer } from './wire.js';
 
 export interface TopicRow {
@@ -11,44 +12,56 @@ export interface TopicRow {
   readonly attempt: number;
 }
 
+/** A read: the rows, and the snapshot they were read under (the cursor moves by both). */
+export interface PartitionRead {
+  readonly rows: TopicRow[];
+  readonly snapshot: SnapshotInfo;
+}
+
 /**
- * The next rows of a partition after (transactionId, position), in (transaction id, position) order,
- * and only of transactions older than the oldest one still running (Emmett's rule): a transaction that
- * started earlier but commits later can never land behind a position the group already passed.
- * The same statement counts the delivery of each row returned.
+ * The next committed rows of a partition for `cursor` (see PartitionCursor): those after its
+ * (transaction id, position), and those of its late transactions after the last one read, in
+ * (transaction id, position) order, with the snapshot the statement read them under. The same
+ * statement counts the delivery of each row returned.
  */
-export async function readPartition(
-  db: Queryable,
-  at: { topic: string; group: string; partition: number; transactionId: string; position: string },
-  limit: number,
-): Promise<TopicRow[]> {
-  const { rows } = await db.query<{ transaction_id: string; position: string; key: string | null; headers: Record<string, string>; body: unknown; attempts: number }>(
-    `with batch as (
-       select transaction_id, position, key, headers, body from edaflow_topic_messages
-       where topic = $1 and partition = $3
-         and (transaction_id, position) > ($4::xid8, $5::bigint)
-         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       order by transaction_id, position
-       limit $6
+export async function readPartition(db: Queryable, at: { topic: string; group: string; partition: number }, cursor: PartitionCursor, limit: number): Promise<PartitionRead> {
+  const { rows } = await db.query<{ snapshot: string; transaction_id: string | null; position: string; key: string | null; headers: Record<string, string>; body: unknown; attempts: number }>(
+    `with snapshot as materialized (select pg_current_snapshot() as s),
+     late as (select key::xid8 as transaction_id, value::bigint as position from jsonb_each_text($7::jsonb)),
+     candidates as (
+       (select transaction_id, position, key, headers, body from edaflow_topic_messages
+        where topic = $1 and partition = $3 and (transaction_id, position) > ($4::xid8, $5::bigint)
+        order by transaction_id, position limit $6)
+       union all
+       (select m.transaction_id, m.position, m.key, m.headers, m.body from late
+        cross join lateral (
+          select transaction_id, position, key, headers, body from edaflow_topic_messages
+          where topic = $1 and partition = $3 and transaction_id = late.transaction_id and position > late.position
+          order by position limit $6
+        ) as m)
+     ), batch as (
+       select * from candidates order by transaction_id, position limit $6
      ), counted as (
        insert into edaflow_topic_attempts (topic, group_name, partition, transaction_id, position, attempts)
        select $1, $2, $3, transaction_id, position, 1 from batch
        on conflict (topic, group_name, partition, transaction_id, position) do update set attempts = edaflow_topic_attempts.attempts + 1
        returning transaction_id, position, attempts
      )
-     select batch.transaction_id::text, batch.position::text, key, headers, body, counted.attempts
-     from batch join counted using (transaction_id, position)
-     order by batch.transaction_id, batch.position`,
-    [at.topic, at.group, at.partition, at.transactionId, at.position, limit],
+     select snapshot.s::text as snapshot, read.transaction_id::text, read.position::text, read.key, read.headers, read.body, read.attempts
+     from snapshot left join (select batch.*, counted.attempts from batch join counted using (transaction_id, position)) as read on true
+     order by read.transaction_id, read.position`,
+    [at.topic, at.group, at.partition, cursor.transactionId, cursor.position, limit, lateToJson(cursor.late)],
   );
-  return rows.map((row) => ({
-    transactionId: row.transaction_id,
+  const snapshot = parseSnapshot(rows[0]!.snapshot);
+  const read = rows.filter((row) => row.transaction_id !== null).map((row) => ({
+    transactionId: row.transaction_id!,
     position: row.position,
     ...(row.key !== null ? { key: row.key } : {}),
     headers: row.headers,
     body: toBuffer(row.body),
     attempt: row.attempts,
   }));
+  return { rows: read, snapshot };
 }
 
 /** Counts one more delivery of a row that is being retried in process; returns its number. */
@@ -60,23 +73,6 @@ export async function countTopicAttempt(db: Queryable, at: { topic: string; grou
     [at.topic, at.group, at.partition, at.transactionId, at.position],
   );
   return rows[0]!.attempts;
-}
-
-/**
- * Whether rows past the position exist that are still hidden behind an older running transaction:
- * then the reader looks again shortly instead of sleeping a whole poll interval, because the
- * transaction holding them back may write nothing and so notify nobody when it ends.
- */
-export async function hasHiddenRows(db: Queryable, at: { topic: string; partition: number; transactionId: string; position: string }): Promise<boolean> {
-  const { rows } = await db.query<{ hidden: boolean }>(
-    `select exists (
-       select 1 from edaflow_topic_messages
-       where topic = $1 and partition = $2 and (transaction_id, position) > ($3::xid8, $4::bigint)
-         and transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-     ) as hidden`,
-    [at.topic, at.partition, at.transactionId, at.position],
-  );
-  return rows[0]?.hidden === true;
 }
 
 /** Takes back the count of a row that was read but never delivered (the consumer stopped first). */

@@ -5,12 +5,13 @@ import { migration as projections } from './003-projections.js';
 import { migration as http } from './004-http.js';
 import { migration as sagas } from './005-sagas.js';
 import { migration as streams } from './006-streams.js';
+import { migration as topicLateTransactions } from './007-topic-late-transactions.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
 
 /** Every migration, in order. Add a file per change; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [broker, eventStore, projections, http, sagas, streams];
+export const MIGRATIONS: readonly Migration[] = [broker, eventStore, projections, http, sagas, streams, topicLateTransactions];
 
 interface Migratable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
