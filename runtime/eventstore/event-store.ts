@@ -5,12 +5,14 @@ import type { Outbox } from '../outbox/index.js';
 import { notifySoon, type Database, type Queryable } from '../store/database.js';
 import { appendToStream, eventsInsert, INSERTED, isDuplicateEventId, isVersionConflict, positionsOf, type EventRow, type InsertedEvent } from './append.js';
 import { composeInserts } from '../store/insert-part.js';
+import { advance, forgetEnded } from '../store/commit-cursor.js';
+import { cursorAt } from './cursor-at.js';
 import { readAllRows } from './read-all.js';
 import { readStreamRows } from './read-stream.js';
 import { metadataOf, toRecordedEvent } from './rows.js';
 import { loadSnapshot, saveSnapshot } from './snapshots.js';
 import { readStreamVersion } from './stream-version.js';
-import { EVENTS_CHANNEL, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type RecordedEvent } from './types.js';
+import { EVENTS_CHANNEL, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllPage } from './types.js';
 
 /** Up to this many events, an append with a known version is one statement (its parameters stay far below PostgreSQL's limit). */
 const ONE_STATEMENT_EVENTS = 100;
@@ -103,10 +105,14 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       const rows = await readStreamRows(read.tx ?? database, streamId, read.fromVersion ?? 1);
       return Promise.all(rows.map((row) => toRecordedEvent(row, catalog)));
     },
-    async readAll(read): Promise<RecordedEvent[]> {
-      const rows = await readAllRows(database, read.after, read.limit, read.types);
-      return Promise.all(rows.map((row) => toRecordedEvent(row, catalog)));
+    async readAll(read): Promise<ReadAllPage> {
+      const { rows, snapshot } = await readAllRows(database, read.after, read.limit, read.types);
+      let cursor = read.after;
+      const afters = rows.map((row) => (cursor = advance(cursor, { transactionId: row.transaction_id, position: row.position }, snapshot)));
+      const events = await Promise.all(rows.map(async (row, index) => ({ ...(await toRecordedEvent(row, catalog)), after: afters[index]! })));
+      return { events, next: rows.length < read.limit ? forgetEnded(cursor, snapshot) : cursor };
     },
+    cursorAt: (position, late = new Map(), tx) => cursorAt(tx ?? database, position, late),
     streamVersion: (streamId, tx) => readStreamVersion(tx ?? database, streamId),
     loadSnapshot: (streamId, tx) => loadSnapshot(tx ?? database, streamId),
     saveSnapshot: (streamId, version, state, tx) => saveSnapshot(tx ?? database, streamId, version, state),

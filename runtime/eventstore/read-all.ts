@@ -1,37 +1,44 @@
-import { EdaflowError } from '../errors/index.js';
+import { lateToJson, parseSnapshot, type CommitCursor, type SnapshotInfo } from '../store/commit-cursor.js';
 import type { Queryable } from '../store/database.js';
-import { EVENT_COLUMNS, type StoredEventRow } from './rows.js';
+import type { StoredEventRow } from './rows.js';
+
+export interface LogRow extends StoredEventRow {
+  readonly transaction_id: string;
+}
 
 /**
- * The next rows of the whole log after the event at position `after` (0: from the start), in
- * (transaction id, position) order, and only of transactions older than the oldest one still running.
+ * The next committed rows of the whole log for `cursor` (a CommitCursor, see runtime/store/commit-cursor.ts):
+ * those after its (transaction id, position) and those of its late transactions after the last one read,
+ * in (transaction id, position) order, with the snapshot they were read under.
  *
  * Why this order and not positions alone: a transaction may take its id before another one but its
  * positions after it; once the later one commits, a position-ordered reader would pass the earlier
- * one's positions while it is still running, and skip them forever. Every transaction below
- * `pg_snapshot_xmin` has ended, and every transaction that can still commit has an id at or above
- * it, so nothing can ever appear behind a (transaction id, position) already returned (Emmett's rule).
- * The resume point stays one number: the position of the last row returned, whose transaction id is
- * looked up in the same statement.
+ * one's positions while it is still running, and skip them forever. The cursor remembers such
+ * transactions instead of waiting for them, so one long transaction on the server never stalls a reader.
  */
-export async function readAllRows(db: Queryable, after: number, limit: number, types: readonly string[] | undefined): Promise<StoredEventRow[]> {
-  const { rows } = await db.query<StoredEventRow>(
-    `select ${EVENT_COLUMNS} from edaflow_events
-     where (transaction_id, position) > (
-         case when $1::bigint = 0 then '0'::xid8 else (select transaction_id from edaflow_events where position = $1::bigint) end,
-         $1::bigint)
-       and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       ${types ? `and type in (select jsonb_array_elements_text($3::jsonb))` : ''}
-     order by edaflow_events.transaction_id, edaflow_events.position -- qualified: the select list has a text \`position\`
-     limit $2`,
-    types ? [after, limit, JSON.stringify(types)] : [after, limit],
+export async function readAllRows(db: Queryable, cursor: CommitCursor, limit: number, types: readonly string[] | undefined): Promise<{ rows: LogRow[]; snapshot: SnapshotInfo }> {
+  const ofTypes = types ? 'and type in (select jsonb_array_elements_text($5::jsonb))' : '';
+  const { rows } = await db.query<LogRow & { snapshot: string }>(
+    `with snapshot as materialized (select pg_current_snapshot() as s),
+     late as (select key::xid8 as transaction_id, value::bigint as position from jsonb_each_text($4::jsonb)),
+     candidates as (
+       (select * from edaflow_events
+        where (transaction_id, position) > ($1::xid8, $2::bigint) ${ofTypes}
+        order by transaction_id, position limit $3)
+       union all
+       (select e.* from late cross join lateral (
+          select * from edaflow_events
+          where transaction_id = late.transaction_id and position > late.position ${ofTypes}
+          order by position limit $3
+        ) as e)
+     ), batch as (
+       select * from candidates order by transaction_id, position limit $3
+     )
+     select snapshot.s::text as snapshot, batch.transaction_id::text as transaction_id, batch.position::text as position,
+       batch.stream_id, batch.version, batch.data_version, batch.data, batch.metadata
+     from snapshot left join batch on true
+     order by batch.transaction_id, batch.position`,
+    [cursor.transactionId, cursor.position, limit, lateToJson(cursor.late), ...(types ? [JSON.stringify(types)] : [])],
   );
-  if (!rows.length && after > 0) await assertPositionExists(db, after);
-  return rows;
-}
-
-/** An unknown resume point compares as null above, so it would silently read nothing, forever: say so instead. */
-async function assertPositionExists(db: Queryable, position: number): Promise<void> {
-  const { rows } = await db.query('select 1 from edaflow_events where position = $1::bigint', [position]);
-  if (!rows.length) throw new EdaflowError('EDA_UNKNOWN_POSITION', `no event at position ${position} in the event store: resume from 0 or from a position readAll returned`, { details: { position } });
+  return { rows: rows.filter((row) => row.transaction_id !== null), snapshot: parseSnapshot(rows[0]!.snapshot) };
 }

@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope/index.js';
+import type { CommitCursor } from '../store/commit-cursor.js';
 import type { Queryable } from '../store/database.js';
 
 /** An event as read back from the store. */
@@ -27,15 +28,29 @@ export interface AppendResult {
   readonly positions: readonly number[];
 }
 
+/**
+ * A reader's place in the log: after a (transaction id, position), plus the transactions that were
+ * still running below it (see runtime/store/commit-cursor.ts). `LOG_START` is the beginning; a page's
+ * `next` (or an event's `after`) is where the next read continues.
+ */
+export type LogCursor = CommitCursor;
+
 export interface ReadAllOptions {
-  /**
-   * Resume point: 0 for the beginning, else the position of the last event a previous `readAll`
-   * returned (not the highest one: events come in commit-safe order, see `readAll`).
-   */
-  readonly after: number;
+  readonly after: LogCursor;
   readonly limit: number;
   /** Only events of these types (the others are skipped, not returned). */
   readonly types?: readonly string[];
+}
+
+/** An event of a page, with the cursor once it (and every event before it in the page) is handled. */
+export interface PagedEvent extends RecordedEvent {
+  readonly after: LogCursor;
+}
+
+export interface ReadAllPage {
+  readonly events: readonly PagedEvent[];
+  /** Where the next read continues (after the last event, with ended late transactions forgotten). */
+  readonly next: LogCursor;
 }
 
 export interface EventStore {
@@ -50,12 +65,14 @@ export interface EventStore {
   appendInTransaction(tx: Queryable, streamId: string, events: readonly Envelope[], options: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: { fromVersion?: number; tx?: Queryable }): Promise<RecordedEvent[]>;
   /**
-   * The next events after `after`, never skipping one committed out of order: only events whose writing
-   * transaction is older than the oldest one still running (`pg_snapshot_xmin(pg_current_snapshot())`),
-   * in (transaction id, position) order. So positions are NOT increasing across transactions: resume
-   * with the position of the last event returned, which is where this order continues.
+   * The next committed events after `after`, never skipping one committed out of order and never
+   * waiting for a transaction still running: in (transaction id, position) order, plus the events of
+   * transactions that were running when the cursor passed them, once they commit. So positions are
+   * NOT increasing: resume with the page's `next`.
    */
-  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  /** The cursor after the event at `position` with `late` transactions (a saved checkpoint); EDA_UNKNOWN_POSITION when there is none. */
+  cursorAt(position: number, late?: ReadonlyMap<string, string>, tx?: Queryable): Promise<LogCursor>;
   /** The current version of a stream (0 when none). */
   streamVersion(streamId: string, tx?: Queryable): Promise<number>;
   loadSnapshot(streamId: string, tx?: Queryable): Promise<{ version: number; state: unknown } | undefined>;

@@ -1,3 +1,5 @@
+import type { LogCursor } from '../eventstore/index.js';
+import { lateFromJson, lateToJson } from '../store/commit-cursor.js';
 import type { Queryable } from '../store/database.js';
 
 /** The checkpoint moved under us (a rebuild reset it, or another process applied the same events): reload it. */
@@ -7,9 +9,15 @@ export class StaleCheckpoint extends Error {
   }
 }
 
-export async function readCheckpoint(queryable: Queryable, name: string): Promise<number> {
-  const { rows } = await queryable.query<{ position: string | number }>('select position from edaflow_projection_checkpoints where name = $1', [name]);
-  return rows.length ? Number(rows[0]!.position) : 0;
+/** A projection's saved place in the event store's log: a position, and the transactions still to read below it (see runtime/store/commit-cursor.ts). */
+export interface SavedCheckpoint {
+  readonly position: number;
+  readonly late: ReadonlyMap<string, string>;
+}
+
+export async function readCheckpoint(queryable: Queryable, name: string): Promise<SavedCheckpoint> {
+  const { rows } = await queryable.query<{ position: string | number; late: unknown }>('select position, late from edaflow_projection_checkpoints where name = $1', [name]);
+  return rows.length ? { position: Number(rows[0]!.position), late: lateFromJson(rows[0]!.late) } : { position: 0, late: new Map() };
 }
 
 export async function readCheckpoints(queryable: Queryable, names: readonly string[]): Promise<Record<string, number>> {
@@ -20,21 +28,25 @@ export async function readCheckpoints(queryable: Queryable, names: readonly stri
 }
 
 /**
- * Locks the checkpoint row for this transaction and checks it is still at `expected`. Whoever applies
- * events must hold this lock, so two writers (a lease taken over while its old holder is mid-page, a
- * rebuild) can never both apply the same events: the second one sees a moved checkpoint.
+ * Locks the checkpoint row for this transaction and checks it is still at `expected` (its position and
+ * its late transactions). Whoever applies events must hold this lock, so two writers (a lease taken
+ * over while its old holder is mid-page, a rebuild) can never both apply the same events: the second
+ * one sees a moved checkpoint.
  */
-export async function claimCheckpoint(tx: Queryable, name: string, expected: number): Promise<void> {
-  const { rows } = await tx.query<{ position: string | number }>('select position from edaflow_projection_checkpoints where name = $1 for update', [name]);
+export async function claimCheckpoint(tx: Queryable, name: string, expected: LogCursor): Promise<void> {
+  const { rows } = await tx.query<{ position: string | number; same: boolean }>('select position, late = $2::jsonb as same from edaflow_projection_checkpoints where name = $1 for update', [name, lateToJson(expected.late)]);
   const actual = rows.length ? Number(rows[0]!.position) : 0;
-  if (actual !== expected) throw new StaleCheckpoint(name, expected, actual);
+  const same = rows.length ? rows[0]!.same : expected.late.size === 0;
+  if (actual !== Number(expected.position) || !same) throw new StaleCheckpoint(name, Number(expected.position), actual);
 }
 
-export async function advanceCheckpoint(tx: Queryable, name: string, position: number): Promise<void> {
+/** Saves the checkpoint: a log cursor, or a bare position (nothing late). */
+export async function advanceCheckpoint(tx: Queryable, name: string, to: LogCursor | number): Promise<void> {
+  const [position, late] = typeof to === 'number' ? [to, new Map<string, string>()] : [Number(to.position), to.late];
   await tx.query(
-    `insert into edaflow_projection_checkpoints (name, position, updated_at) values ($1, $2, now())
-     on conflict (name) do update set position = excluded.position, updated_at = excluded.updated_at`,
-    [name, position],
+    `insert into edaflow_projection_checkpoints (name, position, late, updated_at) values ($1, $2, $3::jsonb, now())
+     on conflict (name) do update set position = excluded.position, late = excluded.late, updated_at = excluded.updated_at`,
+    [name, position, lateToJson(late)],
   );
 }
 

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../eventstore/index.js';
+import type { LogCursor, ReadAllPage, RecordedEvent } from '../eventstore/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
 import type { Database } from '../store/database.js';
 import type { EventApplier } from './apply.js';
@@ -12,38 +12,37 @@ export interface CommitTarget {
 }
 
 /**
- * Applies a page of events and moves the checkpoint from `from` to the last one's position, in one
- * transaction; returns that position. When the page fails, its events are committed one per
+ * Applies a page of events and moves the checkpoint from `from` to the page's `next`, in one
+ * transaction; returns that cursor. When the page fails, its events are committed one per
  * transaction, so every event before the failing one is kept and the error names the event that
  * failed (its type, id and position). A StaleCheckpoint (the checkpoint is not at `from`) is thrown as is.
  */
-export async function commitPage(target: CommitTarget, events: readonly RecordedEvent[], from: number): Promise<number> {
+export async function commitPage(target: CommitTarget, page: ReadAllPage, from: LogCursor): Promise<LogCursor> {
   try {
-    return await commitEvents(target, events, from);
+    return await commitEvents(target, page.events, from, page.next);
   } catch (error) {
     if (error instanceof StaleCheckpoint) throw error;
-    if (events.length === 1) throw applyFailure(target.projection.name, events[0]!, error);
-    let position = from;
-    for (const event of events) {
+    if (page.events.length === 1) throw applyFailure(target.projection.name, page.events[0]!, error);
+    let cursor = from;
+    for (const event of page.events) {
       try {
-        position = await commitEvents(target, [event], position);
+        cursor = await commitEvents(target, [event], cursor, event.after);
       } catch (failure) {
         throw failure instanceof StaleCheckpoint ? failure : applyFailure(target.projection.name, event, failure);
       }
     }
-    return position;
+    return cursor;
   }
 }
 
-async function commitEvents(target: CommitTarget, events: readonly RecordedEvent[], from: number): Promise<number> {
+async function commitEvents(target: CommitTarget, events: readonly RecordedEvent[], from: LogCursor, to: LogCursor): Promise<LogCursor> {
   const name = target.projection.name;
-  const last = events[events.length - 1]!.position;
   await target.database.transaction(async (tx) => {
     await claimCheckpoint(tx, name, from);
     await target.apply(tx, events.map((event) => event.envelope));
-    await advanceCheckpoint(tx, name, last);
+    await advanceCheckpoint(tx, name, to);
   });
-  return last;
+  return to;
 }
 
 function applyFailure(projection: string, event: RecordedEvent, error: unknown): Error {

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../eventstore/index.js';
+import type { LogCursor, ReadAllOptions, ReadAllPage } from '../eventstore/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Database } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/leases.js';
@@ -9,7 +9,8 @@ import type { ProjectionModel } from './model.js';
 
 /** What following needs of the event store. */
 export interface EventFeed {
-  readAll(options: { after: number; limit: number; types?: readonly string[] }): Promise<RecordedEvent[]>;
+  readAll(options: ReadAllOptions): Promise<ReadAllPage>;
+  cursorAt(position: number, late?: ReadonlyMap<string, string>): Promise<LogCursor>;
 }
 
 export interface FollowerTuning {
@@ -110,8 +111,7 @@ export class EventFollower {
 
   /** Applies pages for as long as the lease is held; returns when it is lost or the follower stops. */
   private async follow(lease: Lease): Promise<void> {
-    const name = this.options.projection.name;
-    let position = await readCheckpoint(this.options.database, name);
+    let cursor = await this.savedCursor();
     let renewAt = Date.now() + this.leaseTtlMs / 3;
     while (!this.stopped) {
       if (Date.now() >= renewAt) {
@@ -119,18 +119,23 @@ export class EventFollower {
         renewAt = Date.now() + this.leaseTtlMs / 3;
       }
       if (!lease.held()) return;
-      const events = await this.options.store.readAll({ after: position, limit: this.pageSize, types: this.types });
-      if (events.length) {
+      const page = await this.options.store.readAll({ after: cursor, limit: this.pageSize, types: this.types });
+      if (page.events.length) {
         try {
-          position = await commitPage(this.options, events, position);
+          cursor = await commitPage(this.options, page, cursor);
         } catch (error) {
           if (!(error instanceof StaleCheckpoint)) throw error;
           this.log.info({ expected: error.expected, actual: error.actual }, 'checkpoint moved; reloading it');
-          position = error.actual;
+          cursor = await this.savedCursor();
         }
       }
-      if (events.length < this.pageSize) await this.pause(Math.min(this.pollIntervalMs, Math.max(0, renewAt - Date.now())));
+      if (page.events.length < this.pageSize) await this.pause(Math.min(this.pollIntervalMs, Math.max(0, renewAt - Date.now())));
     }
+  }
+
+  private async savedCursor(): Promise<LogCursor> {
+    const saved = await readCheckpoint(this.options.database, this.options.projection.name);
+    return this.options.store.cursorAt(saved.position, saved.late);
   }
 
   /**

@@ -31,7 +31,7 @@ export interface Projections {
 export interface ProjectionsOptions extends FollowerTuning {
   readonly definitions: Definitions;
   readonly database: Database;
-  readonly store: Pick<EventStore, 'readAll' | 'onAppend'>;
+  readonly store: Pick<EventStore, 'readAll' | 'cursorAt' | 'onAppend'>;
   readonly catalog: MessageCatalog;
   readonly brokers: ReadonlyMap<string, BrokerAdapter>;
   readonly plan: MessagingPlan;

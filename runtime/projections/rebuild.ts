@@ -1,5 +1,6 @@
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
+import { LOG_START, type LogCursor } from '../eventstore/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { HandlerFunctions } from '../host/handlers-module.js';
 import type { MessageCatalog } from '../messages/catalog.js';
@@ -65,15 +66,15 @@ export async function rebuildProjection(options: RebuildOptions): Promise<{ even
     options.logger.info({ projection: projection.name, total }, 'rebuilding');
     const apply = createApplier(projection, options.functions);
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    let position = 0;
+    let cursor: LogCursor = LOG_START;
     let done = 0;
     options.onProgress?.(0, total);
     for (;;) {
-      const events = await options.store.readAll({ after: position, limit: pageSize, types });
-      if (events.length === 0) break;
+      const page = await options.store.readAll({ after: cursor, limit: pageSize, types });
+      if (page.events.length === 0) break;
       await renew(lease);
-      position = await commitPage({ database: options.database, projection, apply }, events, position);
-      done += events.length;
+      cursor = await commitPage({ database: options.database, projection, apply }, page, cursor);
+      done += page.events.length;
       options.onProgress?.(done, Math.max(total, done));
     }
     return { events: done };

@@ -50,7 +50,7 @@ export async function resetTable(tx: Queryable, projection: ProjectionModel): Pr
   } else await tx.query(`truncate table ${quoteIdentifier(projection.table)}`);
   await tx.query(
     `insert into edaflow_projection_checkpoints (name, position) values ($1, 0)
-     on conflict (name) do update set position = 0, updated_at = now()`,
+     on conflict (name) do update set position = 0, late = '{}'::jsonb, updated_at = now()`,
     [projection.name],
   );
 }

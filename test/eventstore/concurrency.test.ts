@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEdaflowError } from '../../runtime/errors/index.js';
-import type { RecordedEvent } from '../../runtime/eventstore/index.js';
+import { LOG_START, type RecordedEvent } from '../../runtime/eventstore/index.js';
 import type { Database } from '../../runtime/store/database.js';
 import { ensureServers } from '../servers/servers.mjs';
 import { itemAdded, itemRemoved, loadTestDefinitions, startStore, testDatabase, uniqueStream, type StoreUnderTest } from './setup.js';
@@ -63,16 +63,17 @@ describe('event store under concurrent writers (PostgreSQL)', () => {
       }
     };
 
-    // A reader following the log while it is written, as a projection does: resumes after the last event it got.
+    // A reader following the log while it is written, as a projection does: resumes where the last page left off.
     const followed: RecordedEvent[] = [];
     let writing = true;
     const follower = async (): Promise<void> => {
-      let after = 0;
+      let after = LOG_START;
       for (;;) {
         const page = await under.store.readAll({ after, limit: 250 });
-        followed.push(...page);
-        if (page.length) after = page.at(-1)!.position;
-        else if (!writing && followed.length >= appended.size) return;
+        followed.push(...page.events);
+        after = page.next;
+        if (page.events.length) continue;
+        if (!writing && followed.length >= appended.size) return;
         else await new Promise((resolve) => setTimeout(resolve, 20));
       }
     };
@@ -109,11 +110,11 @@ describe('event store under concurrent writers (PostgreSQL)', () => {
 
     // And so does a reader that starts after the fact, paging from 0.
     const paged: string[] = [];
-    for (let after = 0; ; ) {
+    for (let after = LOG_START; ; ) {
       const page = await under.store.readAll({ after, limit: 333 });
-      if (!page.length) break;
-      paged.push(...page.map((event) => event.envelope.id));
-      after = page.at(-1)!.position;
+      if (!page.events.length) break;
+      paged.push(...page.events.map((event) => event.envelope.id));
+      after = page.next;
     }
     expect(paged.length).toBe(store!.events);
     expect(checksum(paged)).toBe(store!.checksum);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Definitions } from '../../runtime/definitions/index.js';
 import { isEdaflowError, type EdaflowError } from '../../runtime/errors/index.js';
-import type { RecordedEvent } from '../../runtime/eventstore/index.js';
+import { LOG_START, type LogCursor, type PagedEvent, type RecordedEvent } from '../../runtime/eventstore/index.js';
 import type { Database } from '../../runtime/store/database.js';
 import { migration as eventStoreMigration } from '../../runtime/store/migrations/002-event-store.js';
 import { MIGRATIONS, migrate } from '../../runtime/store/migrations/index.js';
@@ -24,14 +24,14 @@ async function countTopicMessages(database: Database): Promise<number> {
   return rows[0]!.n;
 }
 
-/** Everything readAll returns from `after` on, page by page. */
-async function readEverything(under: StoreUnderTest, after = 0, pageSize = 7): Promise<RecordedEvent[]> {
-  const all: RecordedEvent[] = [];
+/** Everything readAll returns from `after` on, page by page, and where reading would continue. */
+async function readEverything(under: StoreUnderTest, after: LogCursor = LOG_START, pageSize = 7): Promise<PagedEvent[] & { next: LogCursor }> {
+  const all: PagedEvent[] = [];
   for (;;) {
     const page = await under.store.readAll({ after, limit: pageSize });
-    if (!page.length) return all;
-    all.push(...page);
-    after = page.at(-1)!.position;
+    after = page.next;
+    if (!page.events.length) return Object.assign(all, { next: after });
+    all.push(...page.events);
   }
 }
 
@@ -148,7 +148,7 @@ describe.each(['postgres', 'embedded'] as const)('event store on %s', (kind) => 
   });
 
   it('reads the whole log in pages, each event once, in the order appends committed; filters by type', async () => {
-    const start = (await readEverything(under)).at(-1)?.position ?? 0;
+    const start = (await readEverything(under)).next;
     const streams = [uniqueStream(), uniqueStream(), uniqueStream()];
     const appended: string[] = [];
     for (let round = 0; round < 4; round++) {
@@ -158,23 +158,23 @@ describe.each(['postgres', 'embedded'] as const)('event store on %s', (kind) => 
         appended.push(...events.map((e) => e.id));
       }
     }
-    // readAll waits for every transaction older than its snapshot's oldest running one, server-wide:
-    // another test file's open transaction can hold these back for a moment.
     await expect.poll(async () => (await readEverything(under, start, 5)).map((e) => e.envelope.id), { timeout: 15_000 }).toEqual(appended);
     const read = await readEverything(under, start, 5);
     const removed = await under.store.readAll({ after: start, limit: 100, types: ['ItemRemoved'] });
-    expect(removed.map((e) => e.envelope.id)).toEqual(read.filter((e) => e.envelope.type === 'ItemRemoved').map((e) => e.envelope.id));
-    expect(await under.store.readAll({ after: read.at(-1)!.position, limit: 10 })).toEqual([]);
+    expect(removed.events.map((e) => e.envelope.id)).toEqual(read.filter((e) => e.envelope.type === 'ItemRemoved').map((e) => e.envelope.id));
+    expect((await under.store.readAll({ after: read.next, limit: 10 })).events).toEqual([]);
     // The whole log from 0 (it holds the large batch: positions crossing 100 and 1000 in one transaction).
     const { rows } = await database.query<{ event_id: string }>('select event_id from edaflow_events order by transaction_id, position');
-    await expect.poll(async () => (await readEverything(under, 0, 50)).map((e) => e.envelope.id), { timeout: 15_000 }).toEqual(rows.map((row) => row.event_id));
-    expect((await rejection(under.store.readAll({ after: read.at(-1)!.position + 1_000_000, limit: 10 }))).code).toBe('EDA_UNKNOWN_POSITION');
+    await expect.poll(async () => (await readEverything(under, LOG_START, 50)).map((e) => e.envelope.id), { timeout: 15_000 }).toEqual(rows.map((row) => row.event_id));
+    // A saved position resumes where it was (its transaction id looked up); an unknown one is an error, not an endless nothing.
+    expect((await readEverything(under, await under.store.cursorAt(read.at(-1)!.position))).map((e) => e.envelope.id)).toEqual([]);
+    expect((await rejection(under.store.cursorAt(read.at(-1)!.position + 1_000_000))).code).toBe('EDA_UNKNOWN_POSITION');
   });
 
   // PGlite is one session: while a transaction is open every other statement waits for it, so a reader
   // can never see a later commit before an earlier-started transaction ends. The race needs a server.
-  onServer('never skips an event committed out of order: readAll waits for an open transaction holding a lower position', async () => {
-    const start = (await readEverything(under)).at(-1)?.position ?? 0;
+  onServer('never skips an event committed out of order, and never waits for it: a later commit is read at once, the open transaction’s event when it commits', async () => {
+    const start = (await readEverything(under)).next;
     const [early, late] = [uniqueStream(), uniqueStream()];
     const earlyAppended = gate();
     const releaseEarly = gate();
@@ -185,15 +185,21 @@ describe.each(['postgres', 'embedded'] as const)('event store on %s', (kind) => 
     });
     await earlyAppended.promise;
     await under.store.append(late, [itemAdded('l', late)], { expectedVersion: 'no-stream' });
-    // Committed, but behind the running transaction: not yet.
-    expect(await under.store.readAll({ after: start, limit: 10 })).toEqual([]);
+    // Committed: read now, although a transaction with a lower id is still open.
+    const first = await readEverything(under, start);
+    expect(first.map((e) => e.streamId)).toEqual([late]);
+    expect(first.next.late.size).toBeGreaterThan(0);
     releaseEarly.open();
     await earlyTx;
-    await expect.poll(async () => (await readEverything(under, start)).map((e) => e.streamId), { timeout: 10_000 }).toEqual([early, late]);
+    // Continuing from there finds the early event behind it, once; a reader from the start sees both, in commit-safe order.
+    await expect.poll(async () => (await readEverything(under, first.next)).map((e) => e.streamId), { timeout: 10_000 }).toEqual([early]);
+    const afterBoth = (await readEverything(under, first.next)).next;
+    expect((await readEverything(under, afterBoth)).map((e) => e.streamId)).toEqual([]);
+    expect((await readEverything(under, start)).map((e) => e.streamId)).toEqual([early, late]);
   });
 
   onServer('never skips an event committed out of order: a transaction with a newer id but a lower position is read after the checkpoint passed it', async () => {
-    const start = (await readEverything(under)).at(-1)?.position ?? 0;
+    const start = (await readEverything(under)).next;
     const [older, newer] = [uniqueStream(), uniqueStream()];
     const olderHasId = gate();
     const newerAppended = gate();
@@ -221,7 +227,7 @@ describe.each(['postgres', 'embedded'] as const)('event store on %s', (kind) => 
     releaseNewer.open();
     await newerTx;
     // Resuming after the checkpoint (the older one's higher position) still finds the lower position.
-    await expect.poll(async () => (await readEverything(under, first!.position)).map((e) => [e.streamId, e.position]), { timeout: 10_000 }).toEqual([[newer, newerPosition]]);
+    await expect.poll(async () => (await readEverything(under, await under.store.cursorAt(first!.position))).map((e) => [e.streamId, e.position]), { timeout: 10_000 }).toEqual([[newer, newerPosition]]);
     const { rows } = await database.query('select 1 from edaflow_events where stream_id = $1 and position > $2', [newer, first!.position]);
     expect(rows).toEqual([]); // what a reader resuming by position alone would have found: nothing
   });

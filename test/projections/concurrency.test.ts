@@ -136,4 +136,42 @@ describe('a projection following live writers on PostgreSQL', () => {
     expect(gaps).toEqual([]);
     await runners[1 - holder]!.stop();
   }, 120_000);
+
+  it('is not held back by a transaction left open elsewhere: applies what committed after it at once, its event once when it commits, across a restart', async () => {
+    const functions = { countEvent } as unknown as HandlerFunctions;
+    const stack = await openStack(definitions, await openProcess());
+    stacks.push(stack);
+    const writerDatabase = await openProcess();
+    const store = createEventStore({ database: writerDatabase, catalog: stack.messaging.catalog, outbox: DISCARDING_OUTBOX });
+    let commitHeld: () => void = () => undefined;
+    const held = new Promise<void>((appended) => {
+      void writerDatabase.transaction(async (tx) => {
+        await store.appendInTransaction(tx, 'held', [createEnvelope('Ticked', { writer: 1 }, 'test', { subject: 'held' })], { expectedVersion: 'no-stream' });
+        appended();
+        await new Promise<void>((resolve) => (commitHeld = resolve));
+      });
+    });
+    await held;
+    let runner = await start(stack, functions, { owner: 'runner-late-a', leaseTtlMs: 1_500 });
+    try {
+      await store.append('free', [createEnvelope('Ticked', { writer: 2 }, 'test', { subject: 'free' })], { expectedVersion: 'no-stream' });
+      await eventually(async () => expect(Object.keys(await projectedCounts(databases[0]!))).toContain('free'), 15_000);
+      expect(Object.keys(await projectedCounts(databases[0]!))).not.toContain('held');
+    } finally {
+      await runner.stop();
+      commitHeld();
+    }
+    // The checkpoint remembers the open transaction: a new runner applies its event, once.
+    runner = await start(stack, functions, { owner: 'runner-late-b', leaseTtlMs: 1_500 });
+    try {
+      const expected = await storeCounts(databases[0]!);
+      await eventually(async () => expect(await projectedCounts(databases[0]!)).toEqual(expected), 15_000);
+      expect(expected['held']).toMatchObject({ events: 1 });
+      await eventually(async () => expect((await databases[0]!.query(`select late from edaflow_projection_checkpoints where name = 'StreamCounts'`)).rows).toEqual([{ late: {} }]), 15_000);
+      await sleep(500);
+      expect(await projectedCounts(databases[0]!)).toEqual(expected);
+    } finally {
+      await runner.stop();
+    }
+  }, 60_000);
 });

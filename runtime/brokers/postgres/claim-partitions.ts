@@ -1,8 +1,8 @@
 import type { Queryable } from '../../store/database.js';
-import { lateFromJson, type PartitionCursor } from './partition-cursor.js';
+import { lateFromJson, type CommitCursor } from '../../store/commit-cursor.js';
 
 /** Where a group stands in one partition: the cursor after its last settled row. */
-export interface PartitionPosition extends PartitionCursor {
+export interface PartitionPosition extends CommitCursor {
   readonly partition: number;
 }
 

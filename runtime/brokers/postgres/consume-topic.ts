@@ -3,7 +3,7 @@ import { deadLetterHeaders } from '../dead-letter.js';
 import { claimPartitions, releasePartitions, type PartitionPosition } from './claim-partitions.js';
 import type { LoopContext } from './consume-queue.js';
 import { enqueue } from './enqueue.js';
-import { advance, forgetEnded, type PartitionCursor, type SnapshotInfo } from './partition-cursor.js';
+import { advance, forgetEnded, type CommitCursor, type SnapshotInfo } from '../../store/commit-cursor.js';
 import { countTopicAttempt, readPartition, uncountTopicAttempt, type TopicRow } from './read-partition.js';
 import { savePosition } from './save-position.js';
 import { Signal } from './signal.js';
@@ -77,7 +77,7 @@ interface Entry {
   readonly transactionId: string;
   readonly position: string;
   /** The cursor once this row (and every row read before it) has settled: what is saved then. */
-  after: PartitionCursor;
+  after: CommitCursor;
   delivered: boolean;
   settled: boolean;
 }
@@ -90,9 +90,9 @@ interface Entry {
 class PartitionReader {
   readonly signal = new Signal();
   readonly done: Promise<void>;
-  private cursor: PartitionCursor;
+  private cursor: CommitCursor;
   private readonly pending: Entry[] = [];
-  private unsaved: PartitionCursor | undefined;
+  private unsaved: CommitCursor | undefined;
   private saving: Promise<void> | undefined;
   private saveAgain = false;
   private lost = false;

@@ -42,7 +42,7 @@ export async function provisionInternalQueue(tx: Queryable, name: string): Promi
 /**
  * A position row per partition for a consumer group that has none yet; an existing group keeps its
  * positions. A new group starts at `startAt` (see StartAt): 'latest' is after the newest committed
- * row, with the transactions still running below it remembered as late (see PartitionCursor), so
+ * row, with the transactions still running below it remembered as late (see CommitCursor), so
  * rows they commit afterwards are delivered, never skipped.
  */
 export async function provisionGroup(tx: Queryable, topic: string, group: string, startAt: StartAt): Promise<{ partitions: number; retentionMs: number | null }> {

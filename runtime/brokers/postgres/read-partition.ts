@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.js';
-import { lateToJson, parseSnapshot, type PartitionCursor, type SnapshotInfo } from './partition-cursor.js';
+import { lateToJson, parseSnapshot, type CommitCursor, type SnapshotInfo } from '../../store/commit-cursor.js';
 import { toBuffer } from './wire.js';
 
 export interface TopicRow {
@@ -19,12 +19,12 @@ export interface PartitionRead {
 }
 
 /**
- * The next committed rows of a partition for `cursor` (see PartitionCursor): those after its
+ * The next committed rows of a partition for `cursor` (see CommitCursor): those after its
  * (transaction id, position), and those of its late transactions after the last one read, in
  * (transaction id, position) order, with the snapshot the statement read them under. The same
  * statement counts the delivery of each row returned.
  */
-export async function readPartition(db: Queryable, at: { topic: string; group: string; partition: number }, cursor: PartitionCursor, limit: number): Promise<PartitionRead> {
+export async function readPartition(db: Queryable, at: { topic: string; group: string; partition: number }, cursor: CommitCursor, limit: number): Promise<PartitionRead> {
   const { rows } = await db.query<{ snapshot: string; transaction_id: string | null; position: string; key: string | null; headers: Record<string, string>; body: unknown; attempts: number }>(
     `with snapshot as materialized (select pg_current_snapshot() as s),
      late as (select key::xid8 as transaction_id, value::bigint as position from jsonb_each_text($7::jsonb)),

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../store/database.js';
-import { lateToJson, type PartitionCursor } from './partition-cursor.js';
+import { lateToJson, type CommitCursor } from '../../store/commit-cursor.js';
 
 /**
  * Moves the group's position in a partition to the cursor after its settled prefix and forgets the
@@ -7,7 +7,7 @@ import { lateToJson, type PartitionCursor } from './partition-cursor.js';
  * statement. Only the lease holder may write: a consumer that lost its partition must not move a
  * position another one now owns.
  */
-export async function savePosition(db: Queryable, at: { topic: string; group: string; partition: number; owner: string }, cursor: PartitionCursor): Promise<boolean> {
+export async function savePosition(db: Queryable, at: { topic: string; group: string; partition: number; owner: string }, cursor: CommitCursor): Promise<boolean> {
   const { rows } = await db.query<{ saved: number }>(
     `with saved as (
        update edaflow_topic_groups set last_transaction_id = $5::xid8, last_position = $6::bigint, late = $7::jsonb

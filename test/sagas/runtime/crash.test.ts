@@ -72,7 +72,7 @@ describe.each([1, 2])('saga crash: %i runtime process(es), killed with SIGKILL a
     const finalCount = () => count("select count(*)::int as n from edaflow_saga_instances where status in ('completed', 'failed')");
     // Two processes share the work, one keeping on while the other restarts: each runs fewer activities
     // at once, so that the sagas stay in flight through all the kills.
-    const concurrency = processes === 1 ? 32 : 4;
+    const concurrency = processes === 1 ? 32 : 2;
     const runners = await Promise.all(Array.from({ length: processes }, () => startRunner(schema, concurrency)));
     const firstPids = runners.map((runner) => runner.pid!);
     // The first processes start every instance: a killed process keeps the topic's partitions leased
@@ -84,7 +84,7 @@ describe.each([1, 2])('saga crash: %i runtime process(es), killed with SIGKILL a
       // Each kill counts when it interrupts sagas in flight (some not yet final). One process at a time
       // is killed and restarted; with two, the other keeps working meanwhile.
       for (let round = 0; finalAtKill.filter((final) => final < SAGAS).length < KILLS && round < 3 * KILLS; round++) {
-        await pause(100 + Math.random() * 700);
+        await pause(50 + Math.random() * 450);
         const final = await finalCount();
         const victim = Math.floor(Math.random() * runners.length);
         await kill(runners[victim]!);

@@ -1,5 +1,6 @@
 /**
- * Where a consumer group stands in one partition of a postgres-broker topic, and how it moves.
+ * Where a reader of an append-only table stands — a consumer group in a postgres-broker topic
+ * partition, a projection in the event store's log — and how it moves.
  *
  * Rows are read in (transaction id, position) order. A transaction that took its id earlier but
  * commits later would put rows behind a cursor that has already passed them. Reading only below the
@@ -10,7 +11,7 @@
  * forgotten once they have ended and nothing of theirs is left. Transactions that take an id later
  * get a higher one, so nothing else can land behind the cursor.
  */
-export interface PartitionCursor {
+export interface CommitCursor {
   /** The last row read in order. */
   readonly transactionId: string;
   readonly position: string;
@@ -25,7 +26,7 @@ export interface SnapshotInfo {
   readonly running: readonly bigint[];
 }
 
-export const START: PartitionCursor = { transactionId: '0', position: '0', late: new Map() };
+export const START: CommitCursor = { transactionId: '0', position: '0', late: new Map() };
 
 /** Parses `pg_current_snapshot()::text`: `xmin:xmax:xip1,xip2,...`. */
 export function parseSnapshot(text: string): SnapshotInfo {
@@ -35,7 +36,7 @@ export function parseSnapshot(text: string): SnapshotInfo {
 }
 
 /** The cursor after reading `row` under `snapshot`. */
-export function advance(cursor: PartitionCursor, row: { readonly transactionId: string; readonly position: string }, snapshot: SnapshotInfo): PartitionCursor {
+export function advance(cursor: CommitCursor, row: { readonly transactionId: string; readonly position: string }, snapshot: SnapshotInfo): CommitCursor {
   if (cursor.late.has(row.transactionId)) return { ...cursor, late: new Map(cursor.late).set(row.transactionId, row.position) };
   const passed = BigInt(row.transactionId);
   let late = cursor.late;
@@ -53,7 +54,7 @@ export function advance(cursor: PartitionCursor, row: { readonly transactionId: 
  * After a read that returned all it could (fewer rows than asked): a late transaction that has ended
  * has had every row it committed read, so it is forgotten.
  */
-export function forgetEnded(cursor: PartitionCursor, snapshot: SnapshotInfo): PartitionCursor {
+export function forgetEnded(cursor: CommitCursor, snapshot: SnapshotInfo): CommitCursor {
   const running = new Set(snapshot.running.map(String));
   const late = new Map([...cursor.late].filter(([id]) => running.has(id) || BigInt(id) >= snapshot.xmax));
   return late.size === cursor.late.size ? cursor : { ...cursor, late };

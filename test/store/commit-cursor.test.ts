@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { advance, forgetEnded, lateFromJson, lateToJson, parseSnapshot, START } from '../../runtime/brokers/postgres/partition-cursor.js';
+import { advance, forgetEnded, lateFromJson, lateToJson, parseSnapshot, START } from '../../runtime/store/commit-cursor.js';
 
-describe('the postgres broker partition cursor', () => {
+describe('the commit-order cursor (postgres broker partitions, the event store log)', () => {
   it('parses a snapshot, running transactions ascending', () => {
     expect(parseSnapshot('100:120:')).toEqual({ xmax: 120n, running: [] });
     expect(parseSnapshot('100:120:115,100,107')).toEqual({ xmax: 120n, running: [100n, 107n, 115n] });
