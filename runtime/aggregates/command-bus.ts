@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { auditCommand, outcomeOfError, SYSTEM_USER } from '../audit/index.js';
 import type { Definitions } from '../definitions/index.js';
 import type { Envelope } from '../envelope/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
@@ -28,7 +29,12 @@ export interface CommandBus {
    * decider that throws, rejects: EdaflowError 'EDA_COMMAND_REJECTED' (status 409) whose message is
    * the `reject` text / the thrown message.
    */
-  execute(command: Envelope): Promise<CommandResult>;
+  execute(command: Envelope, options?: ExecuteOptions): Promise<CommandResult>;
+}
+
+export interface ExecuteOptions {
+  /** The caller writes the command's audit line itself (the HTTP API, which knows the user); otherwise the bus does, as `system`. */
+  readonly audited?: boolean;
 }
 
 export interface CommandBusOptions {
@@ -43,13 +49,25 @@ export function createCommandBus(options: CommandBusOptions): CommandBus {
   const aggregates = aggregatesByCommand(options);
   return {
     handles: (type) => aggregates.has(type),
-    execute: async (command) => {
-      const aggregate = aggregates.get(command.type);
-      if (!aggregate) throw new EdaflowError('EDA_UNKNOWN_TYPE', `no aggregate handles ${command.type}`);
-      options.catalog.assertPublishable(command.type, command.data);
-      return executeOn(aggregate, command, options);
+    execute: async (command, execute = {}) => {
+      if (execute.audited) return executeCommand(aggregates, command, options);
+      try {
+        const result = await executeCommand(aggregates, command, options);
+        auditCommand(options.logger, { user: SYSTEM_USER, command: command.type, id: command.id, outcome: 'completed', via: 'bus', fields: { streamId: result.streamId, version: result.version } });
+        return result;
+      } catch (error) {
+        auditCommand(options.logger, { user: SYSTEM_USER, command: command.type, id: command.id, outcome: outcomeOfError(error), via: 'bus', fields: isEdaflowError(error) ? { code: error.code } : {} });
+        throw error;
+      }
     },
   };
+}
+
+function executeCommand(aggregates: ReadonlyMap<string, Aggregate>, command: Envelope, options: CommandBusOptions): Promise<CommandResult> {
+  const aggregate = aggregates.get(command.type);
+  if (!aggregate) throw new EdaflowError('EDA_UNKNOWN_TYPE', `no aggregate handles ${command.type}`);
+  options.catalog.assertPublishable(command.type, command.data);
+  return executeOn(aggregate, command, options);
 }
 
 function aggregatesByCommand(options: CommandBusOptions): Map<string, Aggregate> {

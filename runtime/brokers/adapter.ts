@@ -29,6 +29,17 @@ export interface BrokerAdapter {
   subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription>;
   /** Dead-letter operations (`edaflow dlq ...`). */
   readonly deadLetters: DeadLetterOperations;
+  /**
+   * The group's consumer lag, from the broker's own numbers: messages published to the group's
+   * destination that the group has not settled yet. Every broker counts the messages waiting to be
+   * delivered and, where it can tell, those delivered but not yet acknowledged (in flight, or waiting
+   * for a broker-side retry): Kafka end minus committed offsets, NATS num_pending + num_ack_pending,
+   * SQS visible + in flight + delayed, postgres unread rows + queued rows. RabbitMQ reports only the
+   * ready messages of the group's queue over AMQP (unacknowledged ones are not counted). A group with no
+   * position yet counts what it would read from where it would start. An EdaflowError when the group's
+   * destination does not exist on the broker.
+   */
+  lag(group: GroupSpec): Promise<number>;
   /** Stops every subscription (waiting for in-flight deliveries) and disconnects. */
   close(): Promise<void>;
 }
@@ -121,7 +132,8 @@ export interface SubscribeRequest extends GroupSpec {
 
 /** Why a message was dead-lettered; travels with it as headers/attributes. */
 export interface DeadLetterInfo {
-  readonly reason: 'failed' | 'invalid' | 'malformed' | 'expired';
+  /** `rejected`: it failed its destination's security or size limit (runtime/security); never handled. */
+  readonly reason: 'failed' | 'invalid' | 'malformed' | 'expired' | 'rejected';
   readonly error: string;
   readonly attempts: number;
   readonly origin: DestinationRef;

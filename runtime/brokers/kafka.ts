@@ -1,10 +1,11 @@
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
 import { encodeBinary } from '../envelope/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
+import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import type { BrokerModule } from './index.js';
 import { brokerError, createKafka, DEFAULT_OPTIONS, groupIdOf, HEADER_PREFIX, record, type KafkaAdapterOptions, type KafkaBrokerConfig, type KafkaContext } from './kafka/client.js';
 import { createDeadLetterOperations } from './kafka/dead-letters.js';
+import { groupLag } from './kafka/lag.js';
 import { provision } from './kafka/provision.js';
 import { KafkaSubscription } from './kafka/subscription.js';
 import { OpenSubscriptions } from './subscriptions.js';
@@ -72,6 +73,10 @@ export class KafkaBroker implements BrokerAdapter {
       // A throwaway group (`edaflow tail`) leaves no committed offsets behind once its member has left.
       if (request.ephemeral) await this.admin.deleteGroups([groupIdOf(request.destination, request.group)]).catch(() => undefined);
     });
+  }
+
+  lag(group: GroupSpec): Promise<number> {
+    return groupLag(this.context, group);
   }
 
   async close(): Promise<void> {

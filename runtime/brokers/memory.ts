@@ -1,7 +1,7 @@
 import { encodeBinary, type Headers } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type {
-  BrokerAdapter, DeadLetter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology,
+  BrokerAdapter, DeadLetter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology,
 } from './adapter.js';
 import { deadLetterHeaders, readDeadLetterHeaders, withoutDeadLetterHeaders } from './dead-letter.js';
 import { KeyedLanes } from './keyed-lanes.js';
@@ -86,6 +86,20 @@ export class MemoryBroker implements BrokerAdapter {
       await lanes.idle();
       if (request.ephemeral && request.destination.kind === 'topic') this.groups.delete(groupKey(request.destination.name, request.group));
     });
+  }
+
+  /** Topic: the log after the group's cursor plus its redeliveries (the cursor moves on delivery, so in-flight ones do not count); queue: every message not yet settled. */
+  async lag(group: GroupSpec): Promise<number> {
+    const { kind, name } = group.destination;
+    if (kind === 'queue') {
+      const queue = this.queueStore.get(name);
+      if (!queue) throw new EdaflowError('EDA_UNKNOWN_DESTINATION', `queue ${name} is not provisioned on broker ${this.name}`);
+      return queue.length;
+    }
+    const log = this.topicLogs.get(name);
+    const state = this.groups.get(groupKey(name, group.group));
+    if (!log) throw new EdaflowError('EDA_UNKNOWN_DESTINATION', `topic ${name} is not provisioned on broker ${this.name}`);
+    return state ? log.length - state.cursor + state.redeliveries.length : log.length;
   }
 
   async close(): Promise<void> {

@@ -5,10 +5,11 @@ import { encodeBinary } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { BrokerConfig } from '../definitions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerAdapter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology } from './adapter.js';
+import type { BrokerAdapter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import { deadLetterHeaders } from './dead-letter.js';
 import type { BrokerModule } from './index.js';
 import { natsDeadLetterOperations, type Outgoing } from './nats/dead-letters.js';
+import { groupLag } from './nats/lag.js';
 import { addEphemeralConsumer, consumerName, ensureConsumer, ensureStream, isNotFound, topologyStreams } from './nats/provision.js';
 import { NatsSubscription } from './nats/subscription.js';
 import { asUnavailable, destinationStream, fromNatsHeaders, KEY_HEADER, streamName, subject, toNatsHeaders } from './nats/wire.js';
@@ -161,6 +162,10 @@ export class NatsBroker implements BrokerAdapter {
     // Stable per original message: dead-lettering it again after a crash adds no second copy.
     const msgId = `dlq.${message.info.stream}.${message.info.consumer}.${message.info.streamSequence}`;
     await this.publishDurably(streamName('dlq', deadLetter), [{ subject: subject('dlq', deadLetter), headers, body: message.data, msgId }]);
+  }
+
+  lag(group: GroupSpec): Promise<number> {
+    return groupLag(this.connected().jsm, this.name, group);
   }
 
   async close(): Promise<void> {

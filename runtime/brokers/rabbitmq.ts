@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { encodeBinary } from '../envelope/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
+import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import type { BrokerModule } from './index.js';
 import { RabbitConnection, type RabbitConfig } from './rabbitmq/connection.js';
 import { RabbitSubscription } from './rabbitmq/consumer.js';
 import { createDeadLetterOperations } from './rabbitmq/dead-letters.js';
+import { groupLag } from './rabbitmq/lag.js';
 import { declareThrowawayGroup, deleteThrowawayGroup, provisionTopology } from './rabbitmq/provision.js';
 import { ConfirmPublisher, type Outgoing } from './rabbitmq/publisher.js';
 import { HEADER_PREFIX, KEY_HEADER, publishOptions } from './rabbitmq/wire.js';
@@ -52,6 +53,10 @@ export class RabbitBroker implements BrokerAdapter {
       await subscription.stop();
       if (throwaway) await deleteThrowawayGroup(this.connection, request).catch(() => undefined);
     });
+  }
+
+  lag(group: GroupSpec): Promise<number> {
+    return groupLag(this.connection, group);
   }
 
   async close(): Promise<void> {

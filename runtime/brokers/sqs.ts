@@ -3,10 +3,11 @@ import type { BrokerConfig } from '../definitions/index.js';
 import { encodeBinary } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
+import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import type { BrokerDependencies, BrokerModule } from './index.js';
 import { QueueConsumer, type ConsumerSettings } from './sqs/consumer.js';
 import { sqsDeadLetterOperations } from './sqs/dead-letters.js';
+import { groupLag } from './sqs/lag.js';
 import { Queues, topicRefused } from './sqs/queues.js';
 import { sendAll } from './sqs/send.js';
 import { HEADER_PREFIX } from './sqs/wire.js';
@@ -75,6 +76,10 @@ export class SqsBroker implements BrokerAdapter {
       deliver,
     );
     return this.subscriptions.track(() => consumer.stop());
+  }
+
+  lag(group: GroupSpec): Promise<number> {
+    return groupLag(this.queues, this.name, group);
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,8 @@ function describe(instance: InstanceDetail): string {
   return lines.join('\n') + '\n';
 }
 
-function table(rows: readonly (readonly string[])[], indent = ''): string {
+/** Rows as aligned columns (the first row is the header). */
+export function table(rows: readonly (readonly string[])[], indent = ''): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => indent + row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n') + '\n';
 }

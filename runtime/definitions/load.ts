@@ -13,6 +13,7 @@ import { fileData, lazySource, locate, parseSource, type SourceFile } from './so
 import { checkStructure } from './structure.js';
 import { CheckContext } from './checks/context.js';
 import { checkInfrastructure } from './checks/infrastructure.js';
+import { checkSecurity } from '../security/checks.js';
 import { checkReadModels } from './checks/read-models.js';
 import { checkReferences } from './checks/references.js';
 import { checkSagas } from './checks/sagas.js';
@@ -78,6 +79,7 @@ export async function loadDefinitions(directory: string, options: LoadOptions = 
   const context = new CheckContext(merged, diagnostics, complete);
   checkReferences(context);
   checkInfrastructure(context);
+  checkSecurity(context);
   checkSagas(context);
   checkStreams(context);
   checkReadModels(context);

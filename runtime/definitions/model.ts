@@ -46,6 +46,17 @@ export interface Defaults {
   readonly retry: RetryPolicy;
   readonly idempotencyTtlMs: number;
   readonly payloadLimitBytes: number;
+  /** `defaults.alerts`: the thresholds of consumers that set none, and how often alerts are checked. */
+  readonly alerts: AlertThresholds;
+  readonly alertCheckEveryMs: number;
+}
+
+/** `alerts` of a handler, aggregate, projection, saga or stream (each key unset: no alert of that kind). */
+export interface AlertThresholds {
+  readonly lagAbove?: number;
+  /** A fraction (0..1) of the deliveries of the error-rate window that failed. */
+  readonly errorRateAbove?: number;
+  readonly deadLettersAbove?: number;
 }
 
 export interface Upcast {

@@ -1,12 +1,19 @@
 import { parseDuration } from './duration.js';
 import type { Entry, Merged, NamedSection } from './merge.js';
-import { IMPLICIT_BROKER, type BrokerConfig, type CacheStore, type DatabaseStore, type Defaults, type Defined, type Definitions, type RetryPolicy } from './model.js';
+import { IMPLICIT_BROKER, type AlertThresholds, type BrokerConfig, type CacheStore, type DatabaseStore, type Defaults, type Defined, type Definitions, type RetryPolicy } from './model.js';
 import type { SourceFile } from './source.js';
 import type { ResolvedSchemas } from './checks/schemas.js';
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, backoff: 'exponential', delayMs: 200, maxDelayMs: 30_000, jitter: true };
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 const DEFAULT_PAYLOAD_LIMIT = 1024 * 1024;
+const DEFAULT_ALERT_CHECK_MS = 30_000;
+
+/** `defaults.alerts`: the default thresholds apart, and the check interval as milliseconds. */
+function defaultAlerts(declared: (AlertThresholds & { checkEvery?: string | number }) | undefined): Pick<Defaults, 'alerts' | 'alertCheckEveryMs'> {
+  const { checkEvery, ...thresholds } = declared ?? {};
+  return { alerts: thresholds, alertCheckEveryMs: parseDuration(checkEvery) ?? DEFAULT_ALERT_CHECK_MS };
+}
 
 /** A retry policy with every field filled: the declared one over the fallback. */
 export function retryPolicy(declared: unknown, fallback: RetryPolicy = DEFAULT_RETRY): RetryPolicy {
@@ -37,6 +44,7 @@ export function buildDefinitions(root: string, files: SourceFile[], merged: Merg
     retry: retryPolicy(setting('defaults', 'retry')),
     idempotencyTtlMs: parseDuration(idempotency?.ttl) ?? DEFAULT_IDEMPOTENCY_TTL_MS,
     payloadLimitBytes: (setting('defaults', 'payloadLimit') as number | undefined) ?? DEFAULT_PAYLOAD_LIMIT,
+    ...defaultAlerts(setting('defaults', 'alerts') as (AlertThresholds & { checkEvery?: string | number }) | undefined),
   };
   const events = new Map([...merged.sections.events.values()].map((entry: Entry) => {
     const versions = schemas.events.get(entry.name) ?? [];

@@ -1,4 +1,5 @@
-import { dirname, relative, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { DiagnosticBag, Location } from './diagnostics.js';
 import { fileData, locate, parseSource, type Path, type SourceFile } from './source.js';
 
@@ -23,6 +24,9 @@ export interface RefContext {
 
 const MAX_DEPTH = 16;
 
+/** `$ref` URLs that would mean reading a file or fetching from the network (other URIs may name a schema's own `$id`s). */
+const FETCHED_SCHEMES = /^(file|https?):/i;
+
 /**
  * Replaces every `{ $ref: ./file.json }` (a relative file, not a `#/` pointer) inside a JSON Schema
  * with that file's contents, recursively; sibling keys next to `$ref` win over the file's. Returns the
@@ -38,6 +42,11 @@ export function resolveSchemaRefs(schema: unknown, file: SourceFile, path: Path,
     if (value === null || typeof value !== 'object') return value;
     const object = value as Record<string, unknown>;
     const target = object['$ref'];
+    if (typeof target === 'string' && FETCHED_SCHEMES.test(target)) {
+      // Nothing is fetched or read from outside: the schema would fail at startup with "can't resolve reference".
+      context.diagnostics.add('EDA_REF_OUTSIDE', `$ref "${target}" names a URL: reference a file below ${context.display(context.root)} by a relative path, or a #/ pointer`, locate(current, [...at, '$ref']));
+      return Object.fromEntries(Object.entries(object).filter(([key]) => key !== '$ref'));
+    }
     if (typeof target === 'string' && !target.startsWith('#') && !/^[a-z]+:/i.test(target)) {
       const loaded = load(target, current, [...at, '$ref'], depth);
       if (!loaded) return Object.fromEntries(Object.entries(object).filter(([key]) => key !== '$ref'));
@@ -52,9 +61,9 @@ export function resolveSchemaRefs(schema: unknown, file: SourceFile, path: Path,
   function load(target: string, from: SourceFile, at: Path, depth: number): { file: SourceFile; data: unknown } | undefined {
     const where: Location = locate(from, at);
     const absolute = resolve(dirname(from.absolutePath), target);
-    const inside = relative(context.root, absolute);
-    if (inside.startsWith('..') || inside.startsWith(sep) || resolve(context.root, inside) !== absolute) {
-      context.diagnostics.add('EDA_REF_OUTSIDE', `$ref "${target}" points outside the definitions directory`, where);
+    const escape = escapeOf(context.root, absolute);
+    if (escape) {
+      context.diagnostics.add('EDA_REF_OUTSIDE', `$ref "${target}" points outside the definitions directory${escape === 'symlink' ? ' (through a symbolic link)' : ''}: only files below ${context.display(context.root)} may be referenced`, where);
       return undefined;
     }
     if (depth >= MAX_DEPTH) {
@@ -91,6 +100,30 @@ export function resolveSchemaRefs(schema: unknown, file: SourceFile, path: Path,
       return error instanceof Error ? error : new Error(String(error));
     }
     return parseSource(absolute, context.display(absolute), text, context.diagnostics);
+  }
+}
+
+/**
+ * Whether a referenced file lies outside the root: by its path (`../`, an absolute path elsewhere), or,
+ * for a file on disk, by where it really is, so a symbolic link inside the directory cannot lead out of
+ * it. A file only in memory (tests) has no real path and is judged by its path alone.
+ */
+function escapeOf(root: string, absolute: string): 'path' | 'symlink' | undefined {
+  if (outside(root, absolute)) return 'path';
+  const real = realPath(absolute);
+  return real !== undefined && outside(realPath(root) ?? root, real) ? 'symlink' : undefined;
+}
+
+function outside(root: string, absolute: string): boolean {
+  const inside = relative(root, absolute);
+  return inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { activeTraceparent, traceparentFor } from '../tracing/index.js';
 
 /**
  * A message as edaflow sees it: a CloudEvents 1.0 event with JSON data and edaflow's extensions
@@ -47,20 +48,26 @@ export function createEnvelope<Data>(type: string, data: Data, source: string, o
     // A message that starts a conversation correlates with itself, so replies can find it.
     correlationid: options.correlationid ?? id,
     ...(options.causationid !== undefined ? { causationid: options.causationid } : {}),
-    ...(options.traceparent !== undefined ? { traceparent: options.traceparent } : {}),
+    // Created inside a span (an HTTP request, a handler): the message continues that trace.
+    ...traceparentAttribute(options.traceparent ?? activeTraceparent()),
     data,
   };
 }
 
 /**
  * Options for a message emitted while handling `cause`: the correlation id carries over, the cause's
- * id becomes the causation id, and the trace continues (DSL.md: propagation is automatic).
+ * id becomes the causation id, and the trace continues (DSL.md: propagation is automatic): from the
+ * active span when an SDK is tracing (so the trace chains), else from the cause's traceparent.
  */
 export function causedBy(cause: Envelope, options: EnvelopeOptions = {}): EnvelopeOptions {
   return {
     correlationid: cause.correlationid ?? cause.id,
     causationid: cause.id,
-    ...(cause.traceparent !== undefined ? { traceparent: cause.traceparent } : {}),
+    ...traceparentAttribute(traceparentFor(cause.traceparent)),
     ...options,
   };
+}
+
+function traceparentAttribute(traceparent: string | undefined): { traceparent?: string } {
+  return traceparent !== undefined ? { traceparent } : {};
 }

@@ -64,6 +64,7 @@ export const DIAGNOSTIC_CODES = {
   EDA_PROJECTION_OPERATION: spec('A projection reaction must do exactly one of `upsert`, `update` or `delete`.'),
   EDA_UPCAST_FORM: spec('An upcast uses either `handler` or `set`/`remove`, not both.'),
   EDA_CODE_NAME_CONFLICT: spec('One name is given to typed functions that need different signatures.'),
+  EDA_SECURITY_CONFIG: spec('A topic or queue\'s `security` cannot work: a `current` key id with no key, a key of the wrong size or form, Ed25519 without a public key.'),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Errors raised by the running engine, the CLI and the HTTP API. */
@@ -82,9 +83,13 @@ export const RUNTIME_CODES = {
   EDA_IDEMPOTENCY_BUSY: spec('Another caller holds the idempotency key and has not finished in time.', { retriable: true, status: 409 }),
   EDA_UNDECLARED_MESSAGE: spec('A handler emitted or sent a message type its definition does not declare.'),
   EDA_MESSAGE_MALFORMED: spec('A message is not a readable CloudEvent (missing attributes, or a body that is not JSON).', { status: 400 }),
+  EDA_MESSAGE_REJECTED: spec('A message failed its destination\'s security or limits (unsigned, bad signature, undecryptable, replayed, too old, too large); it is dead-lettered with reason `rejected` and never reaches a handler.'),
   EDA_UNAUTHENTICATED: spec('The route declares `roles` and the request has no valid bearer token.', { status: 401 }),
   EDA_FORBIDDEN: spec('The bearer token is valid but has none of the roles the route declares.', { status: 403 }),
   EDA_REQUEST_INVALID: spec('An HTTP request has a query parameter or header the endpoint cannot accept (e.g. `?wait=true` for a queued command).', { status: 400 }),
+  EDA_BODY_TOO_LARGE: spec('An HTTP request body is larger than the limit (`defaults.payloadLimit`, 1 MB by default); it is not read further.', { status: 413 }),
+  EDA_BODY_MALFORMED: spec('An HTTP request body is not valid JSON; the message gives the line, column and offset.', { status: 400 }),
+  EDA_UNSUPPORTED_MEDIA_TYPE: spec('An HTTP request body is not `application/json`.', { status: 415 }),
   EDA_IDEMPOTENCY_MISMATCH: spec('An `Idempotency-Key` was reused with a different method, path or body.', { status: 422 }),
   EDA_NOT_FOUND: spec('A single-row query found no row.', { status: 404 }),
   EDA_QUERY_INVALID: spec('A query request lacks a parameter or asks for something the query cannot do.', { status: 400 }),

@@ -1,8 +1,10 @@
 import type { Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { MessageCatalog } from '../messages/catalog.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Outbox } from '../outbox/index.js';
 import { notifySoon, type Database, type Queryable } from '../store/database.js';
+import { appendSpan } from '../tracing/index.js';
 import { appendToStream, eventsInsert, INSERTED, isDuplicateEventId, isVersionConflict, positionsOf, type EventRow, type InsertedEvent } from './append.js';
 import { composeInserts } from '../store/insert-part.js';
 import { advance, forgetEnded } from '../store/commit-cursor.js';
@@ -25,6 +27,8 @@ export interface EventStoreOptions {
   readonly catalog: MessageCatalog;
   /** Where appended events go in the appending transaction, so they reach their topic after commit. */
   readonly outbox: Outbox;
+  /** With metrics: each append's time and event count (edaflow_eventstore_append_seconds/_events). */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -85,21 +89,27 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     return { nextExpectedVersion: expectedVersion + rows.length, positions: positionsOf(inserted) };
   };
 
+  const metrics = options.metrics;
+  const timed = <T>(count: number, append: () => Promise<T>): Promise<T> => (metrics ? metrics.timeAppend(count, append) : append());
+
+  /** A known version and a batch that fits: one statement; otherwise ('any', a big batch) a transaction. */
+  const appendEvents = async (streamId: string, events: readonly Envelope[], append: AppendOptions): Promise<AppendResult> => {
+    const expectedVersion = append.expectedVersion === 'no-stream' ? 0 : append.expectedVersion;
+    if (typeof expectedVersion === 'number' && Number.isInteger(expectedVersion) && expectedVersion >= 0 && events.length > 0 && events.length <= ONE_STATEMENT_EVENTS) {
+      return appendInOneStatement(streamId, events, append, expectedVersion);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await database.transaction((tx) => appendInTransaction(tx, streamId, events, append));
+      } catch (error) {
+        const retry = append.expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS && error instanceof EdaflowError && error.code === 'EDA_CONCURRENCY_CONFLICT';
+        if (!retry) throw error;
+      }
+    }
+  };
+
   return {
-    async append(streamId, events, append) {
-      const expectedVersion = append.expectedVersion === 'no-stream' ? 0 : append.expectedVersion;
-      if (typeof expectedVersion === 'number' && Number.isInteger(expectedVersion) && expectedVersion >= 0 && events.length > 0 && events.length <= ONE_STATEMENT_EVENTS) {
-        return appendInOneStatement(streamId, events, append, expectedVersion);
-      }
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await database.transaction((tx) => appendInTransaction(tx, streamId, events, append));
-        } catch (error) {
-          const retry = append.expectedVersion === 'any' && attempt < ANY_VERSION_ATTEMPTS && error instanceof EdaflowError && error.code === 'EDA_CONCURRENCY_CONFLICT';
-          if (!retry) throw error;
-        }
-      }
-    },
+    append: (streamId, events, append) => appendSpan(streamId, events, () => timed(events.length, () => appendEvents(streamId, events, append))),
     appendInTransaction,
     async readStream(streamId, read = {}) {
       const rows = await readStreamRows(read.tx ?? database, streamId, read.fromVersion ?? 1);

@@ -118,7 +118,7 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     // The outbox delivers what the event store appends: in the same transaction on the postgres broker,
     // else through the relay, which publishes committed rows until it is stopped (before the brokers).
     const outbox = createOutbox({ database, publisher, brokers, plan });
-    const eventStore = createEventStore({ database, catalog, outbox });
+    const eventStore = createEventStore({ database, catalog, outbox, metrics });
     const relay = await startOutboxRelay({ database, publisher, logger: logger.child({ component: 'outbox' }) });
     started.push({ name: 'outbox relay', stop: () => relay.stop() });
     const commandBus = createCommandBus({ definitions, catalog, store: eventStore, functions: handlers, logger });

@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandBus } from '../aggregates/index.js';
+import { ANONYMOUS_USER, auditCommand } from '../audit/index.js';
+import { annotateActiveSpan, parseTraceparent } from '../tracing/index.js';
 import type { Definitions } from '../definitions/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { MessageCatalog } from '../messages/catalog.js';
@@ -69,18 +71,23 @@ export interface RequestRecord {
 }
 
 /**
- * Counts the request by name and outcome and logs one structured line (user, id, outcome). Commands log
- * at info: they are the audit trail of who changed what; queries at debug.
+ * Counts the request by name and outcome and logs one structured line (user, id, outcome). Commands
+ * write the audit line (auditCommand, info): who changed what; queries log at debug.
  */
 export function recordRequest(options: ApiOptions, record: RequestRecord): Outcome {
   const code = (record.response.body as { error?: { code?: string } } | undefined)?.error?.code;
   const outcome: Outcome = record.replayed ? 'replayed' : outcomeOf(record.response.status, code);
   const label = record.name ?? '(unknown)';
-  if (record.kind === 'command') options.metrics?.commands.inc({ command: label, outcome });
-  else options.metrics?.queries.inc({ query: label, outcome });
-  const line = { [record.kind]: record.requested, user: record.principal?.subject ?? null, outcome, status: record.response.status, ...(code ? { code } : {}), ...record.fields };
-  if (record.kind === 'command') options.logger.info(line, 'command');
-  else options.logger.debug(line, 'query');
+  const user = record.principal?.subject ?? ANONYMOUS_USER;
+  const fields: Record<string, unknown> = { status: record.response.status, ...(code ? { code } : {}), ...record.fields };
+  annotateActiveSpan({ 'http.response.status_code': record.response.status, 'edaflow.outcome': outcome, ...(code ? { 'error.type': code } : {}) });
+  if (record.kind === 'command') {
+    options.metrics?.commands.inc({ command: label, outcome });
+    auditCommand(options.logger, { user, command: record.requested, id: typeof fields['id'] === 'string' ? fields['id'] : undefined, outcome, via: 'http', fields });
+  } else {
+    options.metrics?.queries.inc({ query: label, outcome });
+    options.logger.debug({ query: record.requested, user, outcome, ...fields }, 'query');
+  }
   return outcome;
 }
 
@@ -117,4 +124,10 @@ export function singleValued(query: FastifyRequest['query'], code: 'EDA_REQUEST_
     values[name] = value;
   }
   return values;
+}
+
+/** The caller's W3C `traceparent` header, when it sent exactly one valid one (a malformed one is ignored, as the W3C spec says). */
+export function traceparentHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers['traceparent'];
+  return typeof value === 'string' && parseTraceparent(value) ? value.trim() : undefined;
 }

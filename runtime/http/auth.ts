@@ -76,6 +76,8 @@ export async function authorize(
   roles: readonly string[] | undefined,
   authenticate: Authenticate | undefined,
   logger: Logger,
+  /** Told the principal once verified, also when it then lacks the roles (so a 403 is audited with its user). */
+  established: { principal?: Principal } = {},
 ): Promise<Principal | undefined> {
   if (!roles?.length) return undefined;
   const presented = request.headers['authorization'] !== undefined;
@@ -90,6 +92,7 @@ export async function authorize(
       details: { reason: presented ? 'invalid_token' : 'missing_token' },
     });
   }
+  established.principal = principal;
   if (!roles.some((role) => principal.roles.includes(role))) {
     throw new EdaflowError('EDA_FORBIDDEN', `${principal.subject} has none of the roles this route needs: ${roles.join(', ')}`, { details: { required: [...roles] } });
   }

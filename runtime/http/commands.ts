@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
-import { handleRecorded, readyServices, singleValued, type ApiOptions, type ApiServices } from './api.js';
+import { handleRecorded, readyServices, singleValued, traceparentHeader, type ApiOptions, type ApiServices } from './api.js';
 import { authorize } from './auth.js';
 import { readMessageBody } from './body.js';
 import { answerIdempotently } from './idempotency.js';
 import type { HttpResponse } from './server.js';
+import { serverSpan } from '../tracing/index.js';
 
 /**
  * `POST /commands/<Name>` with `{ data, id?, correlationId? }` (as `POST /events/<Type>`):
@@ -23,19 +24,20 @@ export function registerCommandRoutes(app: FastifyInstance, options: ApiOptions)
   app.post<{ Params: { name: string } }>('/commands/:name', async (request, reply) => {
     const name = request.params.name;
     const command = options.definitions.commands.get(name);
-    return handleRecorded(options, reply, { kind: 'command', name: command ? name : undefined, requested: name }, async (context) => {
+    const traceparent = traceparentHeader(request);
+    return serverSpan('POST', '/commands/:name', traceparent, () => handleRecorded(options, reply, { kind: 'command', name: command ? name : undefined, requested: name }, async (context) => {
       if (!command) throw new EdaflowError('EDA_UNKNOWN_TYPE', `unknown command "${name}"`);
-      context.principal = await authorize(request, command.spec.roles, options.authenticate, options.logger);
+      await authorize(request, command.spec.roles, options.authenticate, options.logger, context);
       const services = readyServices(options.services);
       const wait = waitRequested(services, name, singleValued(request.query, 'EDA_REQUEST_INVALID'));
       const answered = await answerIdempotently(services.idempotency, request, context.principal?.subject ?? '', async () => {
-        const envelope = commandEnvelope(services, name, request.body);
+        const envelope = commandEnvelope(services, name, request.body, traceparent);
         context.fields['id'] = envelope.id;
         return executeCommand(services, envelope, wait);
       });
       if (answered.response.status < 300) Object.assign(context.fields, answered.response.body);
       return answered;
-    });
+    }));
   });
 }
 
@@ -51,19 +53,21 @@ function waitRequested(services: ApiServices, type: string, query: Readonly<Reco
   return true;
 }
 
-function commandEnvelope(services: ApiServices, type: string, body: unknown): Envelope {
+function commandEnvelope(services: ApiServices, type: string, body: unknown, traceparent: string | undefined): Envelope {
   const { data, attributes } = readMessageBody(body, ['id', 'correlationId'] as const);
   services.catalog.assertPublishable(type, data);
   return services.publisher.envelopeOf(type, data, {
     ...(attributes.id !== undefined ? { id: attributes.id } : {}),
     ...(attributes.correlationId !== undefined ? { correlationId: attributes.correlationId } : {}),
+    ...(traceparent !== undefined ? { traceparent } : {}),
   });
 }
 
 async function executeCommand(services: ApiServices, envelope: Envelope, wait: boolean): Promise<HttpResponse> {
   const destination = services.catalog.destinationOf(envelope.type);
   if (!destination && services.commandBus.handles(envelope.type)) {
-    const result = await services.commandBus.execute(envelope);
+    // The request's audit line (recordRequest) knows the user; the bus writes none of its own.
+    const result = await services.commandBus.execute(envelope, { audited: true });
     return wait ? answer(200, { id: envelope.id, streamId: result.streamId, version: result.version }) : answer(202, { id: envelope.id });
   }
   await services.publisher.deliver(envelope);

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { EdaflowError } from '../errors/index.js';
 import type { Publisher } from '../messaging/publisher.js';
-import { readyServices } from './api.js';
+import { readyServices, traceparentHeader } from './api.js';
+import { serverSpan } from '../tracing/index.js';
 import { readMessageBody } from './body.js';
 import { answerIdempotently, type IdempotencyStore } from './idempotency.js';
 
@@ -18,13 +19,16 @@ export interface EventServices {
  */
 export function registerEventRoutes(app: FastifyInstance, services: () => EventServices | undefined): void {
   app.post<{ Params: { type: string } }>('/events/:type', async (request, reply) => {
-    const current = readyServices(services);
-    const { response } = await answerIdempotently(current.idempotency, request, '', async () => {
-      const { data, attributes } = readMessageBody(request.body, ['id', 'subject', 'time', 'correlationId'] as const);
-      if (attributes.time !== undefined && Number.isNaN(Date.parse(attributes.time))) throw new EdaflowError('EDA_PAYLOAD_INVALID', '/time must be an RFC 3339 date-time', { details: { pointer: '/time' } });
-      const envelope = await current.publisher.publish(request.params.type, data, attributes);
-      return { status: 202, headers: {}, body: { id: envelope.id, type: envelope.type, time: envelope.time } };
+    const traceparent = traceparentHeader(request);
+    return serverSpan('POST', '/events/:type', traceparent, async () => {
+      const current = readyServices(services);
+      const { response } = await answerIdempotently(current.idempotency, request, '', async () => {
+        const { data, attributes } = readMessageBody(request.body, ['id', 'subject', 'time', 'correlationId'] as const);
+        if (attributes.time !== undefined && Number.isNaN(Date.parse(attributes.time))) throw new EdaflowError('EDA_PAYLOAD_INVALID', '/time must be an RFC 3339 date-time', { details: { pointer: '/time' } });
+        const envelope = await current.publisher.publish(request.params.type, data, { ...attributes, ...(traceparent !== undefined ? { traceparent } : {}) });
+        return { status: 202, headers: {}, body: { id: envelope.id, type: envelope.type, time: envelope.time } };
+      });
+      return reply.status(response.status).headers(response.headers).send(response.body);
     });
-    return reply.status(response.status).headers(response.headers).send(response.body);
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { EdaflowError } from '../errors/index.js';
-import { handleRecorded, readyServices, singleValued, type ApiOptions } from './api.js';
+import { handleRecorded, readyServices, singleValued, traceparentHeader, type ApiOptions } from './api.js';
+import { serverSpan } from '../tracing/index.js';
 import { authorize } from './auth.js';
 
 /**
@@ -13,12 +14,12 @@ export function registerQueryRoutes(app: FastifyInstance, options: ApiOptions): 
   app.get<{ Params: { name: string } }>('/queries/:name', async (request, reply) => {
     const name = request.params.name;
     const query = options.definitions.queries.get(name);
-    return handleRecorded(options, reply, { kind: 'query', name: query ? name : undefined, requested: name }, async (context) => {
+    return serverSpan('GET', '/queries/:name', traceparentHeader(request), () => handleRecorded(options, reply, { kind: 'query', name: query ? name : undefined, requested: name }, async (context) => {
       if (!query) throw new EdaflowError('EDA_NOT_FOUND', `unknown query "${name}"`);
-      context.principal = await authorize(request, query.spec.roles, options.authenticate, options.logger);
+      await authorize(request, query.spec.roles, options.authenticate, options.logger, context);
       const params = singleValued(request.query, 'EDA_QUERY_INVALID');
       const result = await readyServices(options.services).queries.run(name, params);
       return { response: { status: 200, headers: {}, body: result ?? null } };
-    });
+    }));
   });
 }

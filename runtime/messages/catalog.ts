@@ -5,6 +5,8 @@ import type { Definitions } from '../definitions/index.js';
 import type { DestinationRef } from '../brokers/adapter.js';
 import { EdaflowError } from '../errors/index.js';
 import type { Envelope } from '../envelope/index.js';
+import type { DedupStore } from '../idempotency/dedup.js';
+import { MessageSecurity } from '../security/index.js';
 
 /** A typed upcaster from the handlers module: data of version n-1 in, data of version n out. */
 export type UpcastFunction = (data: unknown) => unknown;
@@ -32,9 +34,17 @@ export interface PayloadProblem {
  * upcasters. The one place that knows how data of any version becomes data of the latest version.
  */
 export class MessageCatalog {
-  private constructor(private readonly types: ReadonlyMap<string, TypeEntry>) {}
+  private constructor(
+    private readonly types: ReadonlyMap<string, TypeEntry>,
+    /** Each destination's size limit, encryption and signatures: sealed on publish, opened by the consumer pipeline. */
+    readonly security: MessageSecurity,
+  ) {}
 
-  static build(definitions: Definitions, upcasters: Readonly<Record<string, UpcastFunction>> = {}): MessageCatalog {
+  /**
+   * `upcasters` are the handlers module's functions (key providers of `security` are looked up there
+   * too); `replays` remembers handled signed messages (default: in process memory).
+   */
+  static build(definitions: Definitions, upcasters: Readonly<Record<string, UpcastFunction>> = {}, options: { readonly replays?: DedupStore } = {}): MessageCatalog {
     const ajv = createMessageAjv({ addUsedSchema: false });
     const types = new Map<string, TypeEntry>();
     for (const event of definitions.events.values()) {
@@ -56,7 +66,7 @@ export class MessageCatalog {
       const queue = command.spec.queue;
       types.set(command.name, { kind: 'command', versions: [{ validate: ajv.compile(command.schema as object) }], destination: queue ? { kind: 'queue', name: queue } : undefined });
     }
-    return new MessageCatalog(types);
+    return new MessageCatalog(types, MessageSecurity.build(definitions, upcasters, options.replays));
   }
 
   has(type: string): boolean {

@@ -1,14 +1,18 @@
 import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
+import { AlertEpisodes, everyInterval } from '../observability/alerts.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { DeadLetterDestination } from '../observability/measure.js';
+import { checkDeadLetters } from '../observability/monitor.js';
 
 const DEFAULT_INTERVAL_MS = 30_000;
 
 /**
- * Watches the size of every queue's dead-letter queue: a gauge per destination, and, for a queue that
- * declares `deadLetter.alertAbove`, a warning once when the count crosses it (one per episode, not one
- * per check) and an alert gauge that stays 1 until the count drops back.
+ * The dead-letter part of the alert evaluator (runtime/observability/monitor.ts) alone, for the queues'
+ * dead-letter queues: a gauge per destination and, for a queue that declares `deadLetter.alertAbove`,
+ * a warning once per episode and an alert gauge. The runtime runs the whole evaluator (startMonitoring),
+ * which covers topic groups' dead-letter destinations and the other alerts too.
  */
 export function monitorDeadLetters(options: {
   readonly definitions: Definitions;
@@ -16,33 +20,17 @@ export function monitorDeadLetters(options: {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly intervalMs?: number;
-}): { check(): Promise<void>; stop(): void } {
-  const watched = [...options.definitions.queues.values()].flatMap((queue) => {
+}): { check(): Promise<void>; stop(): Promise<void> } {
+  const brokers = new Map<string, BrokerAdapter>();
+  const destinations: DeadLetterDestination[] = [];
+  for (const queue of options.definitions.queues.values()) {
     const declared = queue.spec.deadLetter;
-    if (declared === false) return [];
-    return [{ queue: queue.name, destination: declared?.queue ?? `${queue.name}.dlq`, alertAbove: declared?.alertAbove }];
-  });
-  const alerting = new Set<string>();
-  const check = async (): Promise<void> => {
-    for (const { queue, destination, alertAbove } of watched) {
-      const broker = options.brokerOfQueue(queue);
-      if (!broker) continue;
-      const count = await broker.deadLetters.count(destination).catch((error: unknown) => {
-        options.logger.warn({ destination, err: error }, 'cannot count dead letters');
-        return undefined;
-      });
-      if (count === undefined) continue;
-      options.metrics.deadLetters.set({ destination }, count);
-      if (alertAbove === undefined) continue;
-      const crossed = count > alertAbove;
-      if (crossed && !alerting.has(destination)) options.logger.warn({ alert: 'dlq-size', destination, count, alertAbove }, `dead-letter queue ${destination} holds ${count} messages, more than ${alertAbove}`);
-      if (!crossed && alerting.has(destination)) options.logger.info({ alert: 'dlq-size', destination, count, alertAbove }, `dead-letter queue ${destination} is back at or below ${alertAbove}`);
-      if (crossed) alerting.add(destination);
-      else alerting.delete(destination);
-      options.metrics.alerts.set({ alert: 'dlq-size', subject: destination }, crossed ? 1 : 0);
-    }
-  };
-  const timer = setInterval(() => void check(), options.intervalMs ?? DEFAULT_INTERVAL_MS);
-  timer.unref();
-  return { check, stop: () => clearInterval(timer) };
+    const broker = options.brokerOfQueue(queue.name);
+    if (declared === false || !broker) continue;
+    // Keyed by queue: each queue's broker is looked up by the queue's name.
+    brokers.set(queue.name, broker);
+    destinations.push({ name: declared?.queue ?? `${queue.name}.dlq`, broker: queue.name, ...(declared?.alertAbove !== undefined ? { alertAbove: declared.alertAbove } : {}) });
+  }
+  const episodes = new AlertEpisodes(options.metrics, options.logger);
+  return everyInterval(() => checkDeadLetters(destinations, brokers, episodes, options.metrics, options.logger), options.intervalMs ?? DEFAULT_INTERVAL_MS, options.logger);
 }

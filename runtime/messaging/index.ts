@@ -9,11 +9,11 @@ import type { Database } from '../store/database.js';
 import { startHandlers } from '../handlers/runner.js';
 import { Publisher } from './publisher.js';
 import { planMessaging, type MessagingPlan } from './topology.js';
-import { monitorDeadLetters } from './dlq-monitor.js';
+import { startMonitoring } from '../observability/monitor.js';
 import type { Metrics } from '../observability/metrics.js';
 
 export { Publisher, type PublishOptions } from './publisher.js';
-export { planMessaging, type ConsumerPlan, type MessagingPlan } from './topology.js';
+export { planMessaging, type ConsumerKind, type ConsumerPlan, type MessagingPlan } from './topology.js';
 
 export interface Messaging {
   readonly plan: MessagingPlan;
@@ -33,12 +33,16 @@ export async function startMessaging(options: {
   readonly database?: Database;
   readonly dedup: DedupStore;
   readonly functions?: HandlerFunctions;
-  /** With metrics: outcome counts per consumer and dead-letter queue sizes with their `alertAbove` alerts. */
+  /**
+   * With metrics: outcome counts and processing times per consumer, and the alert evaluator (consumer
+   * lag, dead-letter sizes, error rates; with the database, projection lag and the outbox backlog).
+   */
   readonly metrics?: Metrics;
 }): Promise<Messaging> {
   const { definitions, logger } = options;
   const plan = planMessaging(definitions);
-  const catalog = MessageCatalog.build(definitions, (options.functions ?? {}) as Readonly<Record<string, UpcastFunction>>);
+  // The cache store remembers handled signed messages, so a replay is refused (runtime/security).
+  const catalog = MessageCatalog.build(definitions, (options.functions ?? {}) as Readonly<Record<string, UpcastFunction>>, { replays: options.dedup });
   const brokers = new Map<string, BrokerAdapter>();
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -57,9 +61,10 @@ export async function startMessaging(options: {
       stops.push(() => handlers.stop());
     }
     if (options.metrics) {
-      const monitor = monitorDeadLetters({ definitions, metrics: options.metrics, logger, brokerOfQueue: (queue) => brokers.get(plan.brokerOf({ kind: 'queue', name: queue })) });
+      // Every `defaults.alerts.checkEvery`.
+      const monitor = startMonitoring({ definitions, plan, brokers, metrics: options.metrics, logger, ...(options.database ? { database: options.database } : {}) });
       void monitor.check();
-      stops.push(async () => monitor.stop());
+      stops.push(() => monitor.stop());
     }
     return { plan, catalog, brokers, publisher, stop: () => stopAll(stops) };
   } catch (error) {

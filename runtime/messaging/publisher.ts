@@ -4,6 +4,7 @@ import type { Definitions } from '../definitions/index.js';
 import { causedBy, createEnvelope, type Envelope, type EnvelopeOptions } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { MessageCatalog } from '../messages/catalog.js';
+import { inProcessSpan, publishSpan, traceparentFor } from '../tracing/index.js';
 import type { MessagingPlan } from './topology.js';
 
 export interface PublishOptions {
@@ -13,6 +14,8 @@ export interface PublishOptions {
   readonly correlationId?: string;
   /** The message being handled: its correlation id carries over and it becomes the causation. */
   readonly cause?: Envelope;
+  /** W3C traceparent to continue (an HTTP caller's) when no span is active. */
+  readonly traceparent?: string;
 }
 
 /** Where a validated message goes: its destination, that destination's broker, and the message with its ordering key. */
@@ -60,10 +63,11 @@ export class Publisher {
     const route = await this.route(envelope);
     if (!route) {
       if (!this.dispatchInProcess) throw new EdaflowError('EDA_UNKNOWN_TYPE', `nothing handles ${envelope.type} in this process`);
-      await this.dispatchInProcess(envelope);
+      const dispatch = this.dispatchInProcess;
+      await inProcessSpan(envelope, () => dispatch(envelope));
       return envelope;
     }
-    await route.broker.publish(route.destination, [route.message]);
+    await publishSpan(envelope, route.destination.name, () => route.broker.publish(route.destination, [route.message]));
     return envelope;
   }
 
@@ -76,7 +80,10 @@ export class Publisher {
     const destination = this.catalog.destinationOf(envelope.type);
     if (!destination) return undefined;
     const key = await this.keyOf(destination, envelope);
-    return { broker: this.brokerFor(destination), destination, message: { envelope, ...(key !== undefined ? { key } : {}) } };
+    // Sealed here, the one place every outgoing message passes (deliver, the outbox's direct writes and
+    // its relay): encrypted and signed for this destination when its `security` says so.
+    const sealed = await this.catalog.security.of(destination).seal(envelope);
+    return { broker: this.brokerFor(destination), destination, message: { envelope: sealed, ...(key !== undefined ? { key } : {}) } };
   }
 
   /** The CloudEvent `publish`/`send` would deliver, with the propagated correlation; not validated yet. */
@@ -89,6 +96,7 @@ export class Publisher {
       ...(options.subject !== undefined ? { subject: options.subject } : {}),
       ...(options.time !== undefined ? { time: options.time } : {}),
       ...(options.correlationId !== undefined ? { correlationid: options.correlationId } : {}),
+      ...(options.traceparent !== undefined ? { traceparent: traceparentFor(options.traceparent) } : {}),
     });
   }
 

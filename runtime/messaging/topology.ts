@@ -8,8 +8,12 @@ import { listenedTypes } from '../sagas/runtime/listens.js';
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_PREFETCH = 10;
 
+/** What a consumer feeds: its metrics, alerts and `edaflow status` rows are labelled with it. */
+export type ConsumerKind = 'handler' | 'aggregate' | 'projection' | 'saga' | 'stream';
+
 /** A handler's subscription, everything resolved: where it reads, as which group, with which policy. */
 export interface ConsumerPlan {
+  readonly kind: ConsumerKind;
   readonly name: string;
   readonly broker: string;
   readonly destination: DestinationRef;
@@ -86,6 +90,7 @@ export function planMessaging(definitions: Definitions): MessagingPlan {
     topologyOf(broker).groups.push({ destination, group, deadLetter, retry });
     const concurrency = spec.concurrency ?? 1;
     return [{
+      kind: 'handler',
       name: handler.name,
       broker,
       destination,
@@ -109,7 +114,7 @@ export function planMessaging(definitions: Definitions): MessagingPlan {
     const broker = brokerOf(destination);
     topologyOf(broker).groups.push({ destination, group, deadLetter, retry });
     // One at a time: a projection applies a topic's messages in order.
-    return [{ name: projection.name, broker, destination, group, accepts: new Set(Object.keys(projection.spec.on)), retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter }];
+    return [{ kind: 'projection', name: projection.name, broker, destination, group, accepts: new Set(Object.keys(projection.spec.on)), retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter }];
   });
   const aggregateConsumers = planAggregateConsumers(definitions, brokerOf);
   for (const consumer of aggregateConsumers) topologyOf(consumer.broker).groups.push({ destination: consumer.destination, group: consumer.group, deadLetter: consumer.deadLetter, retry: consumer.retry });
@@ -140,6 +145,7 @@ function planSagaConsumers(definitions: Definitions, brokerOf: (destination: Des
     return [...typesByDestination.values()].map(({ destination, types }): ConsumerPlan => {
       const deadLetter = destination.kind === 'queue' ? queueDeadLetter(definitions, destination.name) : topicGroupDeadLetter(destination.name, saga.name);
       return {
+        kind: 'saga',
         name: saga.name,
         broker: brokerOf(destination),
         destination,
@@ -169,7 +175,7 @@ function planStreamConsumers(definitions: Definitions, brokerOf: (destination: D
     return [...typesByTopic].map(([topic, types]): ConsumerPlan => {
       const destination: DestinationRef = { kind: 'topic', name: topic };
       const deadLetter = topicGroupDeadLetter(topic, group);
-      return { name: stream.name, broker: brokerOf(destination), destination, group, accepts: types, retry: definitions.defaults.retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter };
+      return { kind: 'stream', name: stream.name, broker: brokerOf(destination), destination, group, accepts: types, retry: definitions.defaults.retry, timeoutMs: DEFAULT_TIMEOUT_MS, concurrency: 1, prefetch: DEFAULT_PREFETCH, deadLetter };
     });
   });
 }
@@ -194,6 +200,7 @@ function planAggregateConsumers(definitions: Definitions, brokerOf: (destination
       const destination: DestinationRef = { kind: 'queue', name: queue };
       const spec = definitions.queues.get(queue)?.spec;
       return {
+        kind: 'aggregate',
         name: aggregate.name,
         broker: brokerOf(destination),
         destination,

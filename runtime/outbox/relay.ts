@@ -5,6 +5,7 @@ import { EdaflowError } from '../errors/index.js';
 import type { Publisher, Route } from '../messaging/publisher.js';
 import type { Logger } from '../observability/logger.js';
 import type { Database } from '../store/database.js';
+import { publishBatchSpan } from '../tracing/index.js';
 import { acquireLease, type Lease } from '../store/leases.js';
 import { sameDestination } from './outbox.js';
 import { deleteSentRows, markDead, readPendingRows, recordFailure, type OutboxRow } from './pending-rows.js';
@@ -145,7 +146,8 @@ class Relay implements OutboxRelay {
   private async send(run: Run): Promise<boolean> {
     if (!this.running || !this.lease?.held()) return false;
     try {
-      if (run.route) await run.route.broker.publish(run.route.destination, run.messages);
+      const route = run.route;
+      if (route) await publishBatchSpan(run.rows.map((row) => row.envelope), route.destination.name, () => route.broker.publish(route.destination, run.messages));
       else await this.options.publisher.deliver(run.rows[0]!.envelope);
     } catch (error) {
       if (!run.route && givesUp(run.rows[0]!, error)) return this.dead(run.rows[0]!, error);

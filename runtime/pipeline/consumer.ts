@@ -1,9 +1,10 @@
 import type { DeadLetterInfo, Delivery, DestinationRef } from '../brokers/adapter.js';
 import type { RetryPolicy } from '../definitions/index.js';
 import { decode, type Envelope } from '../envelope/index.js';
-import { EdaflowError } from '../errors/index.js';
+import { EdaflowError, isEdaflowError } from '../errors/index.js';
 import type { DedupStore } from '../idempotency/dedup.js';
 import type { MessageCatalog } from '../messages/catalog.js';
+import { CLOCK_SKEW_MS, type DestinationSecurity } from '../security/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Deadlines } from './deadlines.js';
 import { retryDelay, shouldRetry } from './retry.js';
@@ -39,22 +40,54 @@ export interface ConsumerOptions {
 export type Outcome = 'handled' | 'skipped' | 'duplicate' | 'retried' | 'dead-lettered';
 
 /**
- * The one consumer pipeline every broker feeds: decode → validate → upcast → dedup → handler with a
- * timeout → ack; on failure retry with backoff, and after the last attempt (or at once, for a message
- * that is malformed, fails its schema, or fails with a non-retriable error) dead-letter with metadata.
- * Returns the outcome, for metrics and tests.
+ * The one consumer pipeline every broker feeds: size limit → decode → security (verify the signature,
+ * refuse a replay, decrypt) → validate → upcast → dedup → handler with a timeout → ack; on failure retry
+ * with backoff, and after the last attempt (or at once, for a message that is too large, malformed,
+ * fails its destination's security or its schema, or fails with a non-retriable error) dead-letter with
+ * metadata. A dead-lettered message keeps its bytes as received. Returns the outcome, for metrics and tests.
  */
 export function createConsumer(options: ConsumerOptions): (delivery: Delivery) => Promise<Outcome> {
   const log = options.logger.child({ consumer: options.name, group: options.group });
   const deadlines = new Deadlines(options.timeoutMs);
   const now = options.now ?? (() => new Date());
+  const security = options.catalog.security.of(options.origin);
+  const { maxPayloadBytes } = security.policy;
+  const replays = replayGuard(options, security);
   const deadLetter = async (delivery: Delivery, reason: DeadLetterInfo['reason'], error: string): Promise<Outcome> => {
     await delivery.deadLetter({ reason, error, attempts: delivery.attempt, origin: options.origin, group: options.group, failedAt: now().toISOString() });
     log.warn({ reason, error, attempts: delivery.attempt }, 'dead-lettered');
     return 'dead-lettered';
   };
 
+  /**
+   * Verify the signature, refuse a replay, decrypt. A message that fails is refused (dead-lettered); a
+   * failing replay store is not the message's fault: its error propagates, and the broker redelivers.
+   */
+  const unseal = async (delivery: Delivery, envelope: Envelope): Promise<{ envelope: Envelope; replayKey: string | undefined } | { duplicate: true } | { refused: DeadLetterInfo['reason']; error: string }> => {
+    try {
+      await security.verify(envelope, delivery.body, now().getTime());
+    } catch (error) {
+      return refusal(error);
+    }
+    const replayKey = replays && `${options.group}:replay:${envelope.id}`;
+    if (replayKey && (await replays!.store.has(replayKey))) {
+      // A broker's own redelivery (it counts attempts) of a message handled once is a duplicate; a
+      // first delivery of an id already handled is the same signed message published again.
+      if (delivery.attempt > 1) return { duplicate: true };
+      return { refused: 'rejected', error: `replayed: message ${envelope.id} was already handled by group ${options.group}` };
+    }
+    try {
+      return { envelope: security.open(envelope), replayKey };
+    } catch (error) {
+      return refusal(error);
+    }
+  };
+
   return async (delivery) => {
+    // Before anything reads it: a huge body would cost memory and CPU to parse.
+    if (delivery.body.length > maxPayloadBytes) {
+      return deadLetter(delivery, 'rejected', `payload of ${delivery.body.length} bytes is over the limit of ${maxPayloadBytes} bytes (maxPayload of ${options.origin.kind} ${options.origin.name})`);
+    }
     let envelope: Envelope;
     try {
       envelope = decode(delivery.headers, delivery.body, options.headerPrefix);
@@ -64,6 +97,16 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
     if (!options.accepts.has(envelope.type)) {
       await delivery.ack();
       return 'skipped';
+    }
+    let replayKey: string | undefined;
+    if (security.encrypts || security.signs) {
+      const opened = await unseal(delivery, envelope);
+      if ('refused' in opened) return deadLetter(delivery, opened.refused, opened.error);
+      if ('duplicate' in opened) {
+        await delivery.ack();
+        return 'duplicate';
+      }
+      ({ envelope, replayKey } = opened);
     }
     const latest = await options.catalog.toLatest(envelope);
     if ('problem' in latest) return deadLetter(delivery, 'invalid', `${envelope.type} ${latest.problem.pointer || '/'} ${latest.problem.message}`);
@@ -88,8 +131,28 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
     }
     if (options.dedup) await options.dedup.store.add(dedupKey, options.dedup.ttlMs);
     await delivery.ack();
+    if (replayKey) await replays!.store.add(replayKey, replays!.ttlMs);
     return 'handled';
   };
+}
+
+/** A message the destination's security refuses (rejected) or whose decrypted body is not JSON (malformed); any other error is rethrown. */
+function refusal(error: unknown): { refused: DeadLetterInfo['reason']; error: string } {
+  if (isEdaflowError(error, 'EDA_MESSAGE_REJECTED')) return { refused: 'rejected', error: error.message };
+  if (isEdaflowError(error, 'EDA_MESSAGE_MALFORMED')) return { refused: 'malformed', error: error.message };
+  throw error;
+}
+
+/**
+ * Replay protection of a signed destination: the ids this group handled, remembered as long as a signed
+ * message is accepted at all (maxAge, plus clock skew); after that its age refuses it. Recorded after
+ * the ack, so a message whose handling failed or was cut short by a crash is not taken for a replay
+ * when the broker delivers it again.
+ */
+function replayGuard(options: ConsumerOptions, security: DestinationSecurity): { store: DedupStore; ttlMs: number } | undefined {
+  const sign = security.policy.sign;
+  if (!sign) return undefined;
+  return { store: options.catalog.security.replays, ttlMs: sign.maxAgeMs + CLOCK_SKEW_MS };
 }
 
 /** Runs `work` with an AbortSignal that fires after `timeoutMs`; rejects with EDA_HANDLER_TIMEOUT then. */

@@ -5,7 +5,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Database, Queryable } from '../../store/database.js';
 import { migrate } from '../../store/migrations/index.js';
 import type { InsertPart } from '../../store/insert-part.js';
-import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, OutgoingMessage, SubscribeRequest, Subscription, Topology } from '../adapter.js';
+import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from '../adapter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
 import { AckBatch } from './ack-batch.js';
 import { appendToTopic, topicInserts } from './append-to-topic.js';
@@ -14,6 +14,7 @@ import { TopicGroupConsumer } from './consume-topic.js';
 import { deadLetterOperations } from './dead-letters.js';
 import { dropGroup } from './drop-group.js';
 import { enqueue, queueInserts } from './enqueue.js';
+import { groupLag } from './lag.js';
 import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic } from './provision.js';
 import { readQueueLimits } from './queue-settings.js';
 import { Signal } from './signal.js';
@@ -152,6 +153,10 @@ export class PostgresBroker implements BrokerAdapter {
         await this.db.transaction((tx) => dropGroup(tx, destination.name, request.group)).catch((error: unknown) => context.onError(error, `removing the throwaway group ${request.group}`));
       }
     });
+  }
+
+  lag(group: GroupSpec): Promise<number> {
+    return groupLag(this.db, this.name, group);
   }
 
   async close(): Promise<void> {

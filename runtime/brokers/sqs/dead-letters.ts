@@ -9,6 +9,7 @@ import { topicRefused } from './queues.js';
 import { sendAll } from './send.js';
 import { changeVisibility } from './visibility.js';
 import { fromMessage } from './wire.js';
+import { queueDepth } from './lag.js';
 
 /**
  * How long a scan keeps the messages it has seen invisible. SQS cannot peek: reading a message means
@@ -99,11 +100,8 @@ export function sqsDeadLetterOperations(client: SQSClient, queues: Queues, broke
   return {
     list: (name, options) =>
       withScan(name, { limit: options?.limit ?? 100 }, async (url, messages) => ({ removed: new Set(), result: await Promise.all(messages.map((message) => toDeadLetter(name, url, message))) })),
-    count: async (name) => {
-      const attributes = await queues.attributes(name, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']);
-      // Messages held by a concurrent scan are not visible, yet still waiting.
-      return Number(attributes['ApproximateNumberOfMessages'] ?? 0) + Number(attributes['ApproximateNumberOfMessagesNotVisible'] ?? 0) + Number(attributes['ApproximateNumberOfMessagesDelayed'] ?? 0);
-    },
+    // Messages held by a concurrent scan are not visible, yet still waiting.
+    count: (name) => queueDepth(queues, name),
     retry: (name, id) =>
       withScan(name, { found: (message) => message.MessageId === id }, async (url, messages) => {
         const message = messages.find((candidate) => candidate.MessageId === id);

@@ -23,6 +23,7 @@ export const aggregates = namedMap('Event-sourced aggregates: the write side of 
       handler: describe(ref('codeName'), 'A typed decide(command, state) => events function.'),
     }),
   },
+  alerts: describe(ref('alerts'), 'Alert thresholds of the consumers of its commands\' queues.'),
   description: ref('description'),
 }, { required: ['streamId', 'initial', 'handle'] }), 'Aggregates');
 
@@ -39,6 +40,7 @@ export const handlers = namedMap('Your code reacting to messages (choreography).
     key: describe(ref('selector'), 'The idempotency key (default: id).'),
     ttl: describe(ref('duration'), 'How long a processed key is remembered.'),
   }),
+  alerts: ref('alerts'),
   description: ref('description'),
 }, { required: ['on'] }), 'Handlers');
 
@@ -113,5 +115,6 @@ export const sagas = namedMap('Long-running processes run as XState v5 machines.
     initial: string('The first state.'),
     states: { type: 'object', description: 'The states by name.', additionalProperties: stateNode, minProperties: 1 },
   }, { required: ['initial', 'states'] }),
+  alerts: ref('alerts'),
   description: ref('description'),
 }, { required: ['startedBy'] }), 'Sagas');

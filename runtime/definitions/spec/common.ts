@@ -47,6 +47,15 @@ export const commonDefinitions: Record<string, JsonSchema> = {
     { command: ref('commandName'), data: ref('template') },
     { required: ['command'] },
   ),
+  alerts: object(
+    'Alert thresholds of what consumes messages. Crossing one logs a warning once (and an info when it clears) and sets `edaflow_alert_active{alert,subject}` to 1 while it lasts. Unset keys fall back to `defaults.alerts`; none set, no alert.',
+    {
+      lagAbove: integer('Alert when the consumer lag (messages its group has not consumed yet, from the broker\'s own numbers; for a projection fed by the event store, events it has not applied yet) exceeds this.', 0, [1000]),
+      errorRateAbove: describe({ type: 'number', minimum: 0, maximum: 1 }, 'Alert when the share of deliveries that failed (retried or dead-lettered) among all deliveries of the last 5 minutes exceeds this fraction (0.05 = 5%).', [0.05]),
+      deadLettersAbove: integer('Alert when the consumer\'s dead-letter destination holds more messages than this (a queue\'s own `deadLetter.alertAbove` takes precedence for that queue\'s DLQ).', 0, [100]),
+    },
+    { examples: [{ lagAbove: 1000, errorRateAbove: 0.05, deadLettersAbove: 100 }] },
+  ),
   roles: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Roles allowed to call this over HTTP (any one suffices).' },
   description: string('Free text shown in docs and generated code.'),
 };

@@ -124,9 +124,30 @@ export interface Defaults {
     ttl?: string | number;
   };
   /**
-   * Largest accepted payload in bytes.
+   * Largest accepted payload in bytes (HTTP bodies, and messages of topics and queues without `maxPayload`); default 1 MB.
    */
   payloadLimit?: number;
+  /**
+   * Alert thresholds of every handler, aggregate queue, projection, saga and stream that sets none of its own, and how often they are checked.
+   */
+  alerts?: {
+    /**
+     * Default of `alerts.lagAbove`.
+     */
+    lagAbove?: number;
+    /**
+     * Default of `alerts.errorRateAbove` (a fraction of the last 5 minutes' deliveries).
+     */
+    errorRateAbove?: number;
+    /**
+     * Default of `alerts.deadLettersAbove`.
+     */
+    deadLettersAbove?: number;
+    /**
+     * How often lag, dead-letter sizes and error rates are measured and compared (default 30s).
+     */
+    checkEvery?: string | number;
+  };
 }
 /**
  * How often and how far apart a failed message or step is retried before it is dead-lettered or fails.
@@ -179,7 +200,78 @@ export interface TopicDefinition {
    * Ordering key of each message (default: subject).
    */
   key?: string;
+  /**
+   * Largest accepted message body in bytes; a larger one is dead-lettered unread (default: defaults.payloadLimit, 1 MB).
+   */
+  maxPayload?: number;
+  security?: MessageSecurity;
   description?: Description;
+}
+/**
+ * Message security: payloads encrypted (AES-256-GCM) and/or signed (HMAC-SHA256 or Ed25519). A message that fails is dead-lettered with reason `rejected` and never reaches a handler.
+ */
+export interface MessageSecurity {
+  /**
+   * Encrypt each payload with AES-256-GCM; the key id travels with the message, so old keys still decrypt after a rotation.
+   */
+  encrypt?: {
+    /**
+     * Key id new messages are encrypted with.
+     */
+    current?: string;
+    /**
+     * 32-byte keys by key id: the current one and older ones kept to decrypt messages in flight.
+     */
+    keys?: {
+      /**
+       * Key material, from the environment: `${NAME}` (base64 or hex).
+       */
+      [k: string]: string | undefined;
+    };
+    /**
+     * A function exported by the handlers module returning `{ current, keys: { id: key } }` instead of `keys`.
+     */
+    keyProvider?: string;
+  };
+  /**
+   * Sign each message; unsigned, tampered or replayed messages are rejected.
+   */
+  sign?: {
+    /**
+     * Signature algorithm (default hmac-sha256).
+     */
+    algorithm?: "hmac-sha256" | "ed25519";
+    /**
+     * Key id new messages are signed with.
+     */
+    current?: string;
+    /**
+     * Keys by key id. hmac-sha256: a secret of at least 32 bytes. ed25519: `{ publicKey, privateKey }` (PEM or base64 raw 32 bytes); a consumer needs only `publicKey`.
+     */
+    keys?: {
+      [k: string]:
+        | string
+        | {
+            /**
+             * Public key (PEM or base64 raw), for verifying.
+             */
+            publicKey?: string;
+            /**
+             * Private key (PEM or base64 raw), for signing; use ${ENV}.
+             */
+            privateKey?: string;
+          }
+        | undefined;
+    };
+    /**
+     * A function exported by the handlers module returning `{ current, keys }` instead of `keys`.
+     */
+    keyProvider?: string;
+    /**
+     * A signed message older than this (by its signed seal time) is rejected, and one already handled within it is a replay (default 24h).
+     */
+    maxAge?: string | number;
+  };
 }
 /**
  * Point-to-point destinations: competing consumers.
@@ -216,6 +308,11 @@ export interface QueueDefinition {
          */
         alertAbove?: number;
       };
+  /**
+   * Largest accepted message body in bytes; a larger one is dead-lettered unread (default: defaults.payloadLimit, 1 MB).
+   */
+  maxPayload?: number;
+  security?: MessageSecurity;
   description?: Description;
 }
 /**
@@ -344,6 +441,7 @@ export interface AggregateDefinition {
         }
       | undefined;
   };
+  alerts?: Alerts;
   description?: Description;
 }
 /**
@@ -370,6 +468,23 @@ export interface Emit {
  */
 export interface Template {
   [k: string]: unknown | undefined;
+}
+/**
+ * Alert thresholds of the consumers of its commands' queues.
+ */
+export interface Alerts {
+  /**
+   * Alert when the consumer lag (messages its group has not consumed yet, from the broker's own numbers; for a projection fed by the event store, events it has not applied yet) exceeds this.
+   */
+  lagAbove?: number;
+  /**
+   * Alert when the share of deliveries that failed (retried or dead-lettered) among all deliveries of the last 5 minutes exceeds this fraction (0.05 = 5%).
+   */
+  errorRateAbove?: number;
+  /**
+   * Alert when the consumer's dead-letter destination holds more messages than this (a queue's own `deadLetter.alertAbove` takes precedence for that queue's DLQ).
+   */
+  deadLettersAbove?: number;
 }
 /**
  * Your code reacting to messages (choreography).
@@ -423,7 +538,25 @@ export interface HandlerDefinition {
      */
     ttl?: string | number;
   };
+  alerts?: Alerts1;
   description?: Description;
+}
+/**
+ * Alert thresholds of what consumes messages. Crossing one logs a warning once (and an info when it clears) and sets `edaflow_alert_active{alert,subject}` to 1 while it lasts. Unset keys fall back to `defaults.alerts`; none set, no alert.
+ */
+export interface Alerts1 {
+  /**
+   * Alert when the consumer lag (messages its group has not consumed yet, from the broker's own numbers; for a projection fed by the event store, events it has not applied yet) exceeds this.
+   */
+  lagAbove?: number;
+  /**
+   * Alert when the share of deliveries that failed (retried or dead-lettered) among all deliveries of the last 5 minutes exceeds this fraction (0.05 = 5%).
+   */
+  errorRateAbove?: number;
+  /**
+   * Alert when the consumer's dead-letter destination holds more messages than this (a queue's own `deadLetter.alertAbove` takes precedence for that queue's DLQ).
+   */
+  deadLettersAbove?: number;
 }
 /**
  * Long-running processes run as XState v5 machines.
@@ -840,6 +973,7 @@ export interface SagaDefinition {
         | undefined;
     };
   };
+  alerts?: Alerts1;
   description?: Description;
 }
 /**
@@ -925,6 +1059,7 @@ export interface ProjectionDefinition {
    * The name of a typed function exported by the handlers module.
    */
   handler?: string;
+  alerts?: Alerts1;
   description?: Description;
 }
 /**
@@ -1096,6 +1231,7 @@ export interface StreamDefinition {
    */
   filter?: string;
   emit: Emit;
+  alerts?: Alerts1;
   description?: Description;
 }
 /**

@@ -1,6 +1,6 @@
 import { object, type JsonSchema } from './builders.js';
 import { commonDefinitions } from './common.js';
-import { brokers, defaults, queues, stores, topics } from './infrastructure.js';
+import { brokers, defaults, messageSecurity, queues, stores, topics } from './infrastructure.js';
 import { commands, events } from './messages.js';
 import { aggregates, handlers, sagas } from './behaviour.js';
 import { projections, queries } from './read-models.js';
@@ -40,5 +40,5 @@ export function definitionsFileSchema(): JsonSchema {
     edaflow: { const: 1, description: 'The language version. Only 1 exists.' },
     ...Object.fromEntries(Object.entries(SECTIONS).map(([name, section]) => [name, titled(name, section)])),
   }, { title: 'edaflow definitions' });
-  return { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: SCHEMA_ID, ...file, $defs: commonDefinitions };
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: SCHEMA_ID, ...file, $defs: { ...commonDefinitions, messageSecurity } };
 }

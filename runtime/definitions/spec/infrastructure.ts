@@ -78,14 +78,51 @@ export const defaults = object('Defaults for everything below.', {
   source: string('The CloudEvents `source` of messages this application emits.', ['shop']),
   retry: ref('retry'),
   idempotency: object('Idempotency defaults.', { ttl: describe(ref('duration'), 'How long a processed key is remembered.') }),
-  payloadLimit: integer('Largest accepted payload in bytes.', 1),
+  payloadLimit: integer('Largest accepted payload in bytes (HTTP bodies, and messages of topics and queues without `maxPayload`); default 1 MB.', 1),
+  alerts: object('Alert thresholds of every handler, aggregate queue, projection, saga and stream that sets none of its own, and how often they are checked.', {
+    lagAbove: integer('Default of `alerts.lagAbove`.', 0, [1000]),
+    errorRateAbove: describe({ type: 'number', minimum: 0, maximum: 1 }, 'Default of `alerts.errorRateAbove` (a fraction of the last 5 minutes\' deliveries).', [0.05]),
+    deadLettersAbove: integer('Default of `alerts.deadLettersAbove`.', 0, [100]),
+    checkEvery: describe(ref('duration'), 'How often lag, dead-letter sizes and error rates are measured and compared (default 30s).', ['30s']),
+  }, { examples: [{ lagAbove: 1000, errorRateAbove: 0.05, checkEvery: '30s' }] }),
 }, { title: 'Defaults' });
+
+/** Key material by key id: values come from the environment (`${NAME}`), never written in the file. */
+const keyMap = (description: string, value: JsonSchema): JsonSchema => ({
+  type: 'object',
+  description,
+  propertyNames: { pattern: PATTERNS['code-name'] },
+  additionalProperties: value,
+  minProperties: 1,
+});
+const secret = string('Key material, from the environment: `${NAME}` (base64 or hex).', ['${ORDERS_KEY_2}']);
+
+/** Message security of a topic or queue (runtime/security): payload encryption and signatures; `$defs/messageSecurity`. */
+export const messageSecurity = object('Message security: payloads encrypted (AES-256-GCM) and/or signed (HMAC-SHA256 or Ed25519). A message that fails is dead-lettered with reason `rejected` and never reaches a handler.', {
+  encrypt: object('Encrypt each payload with AES-256-GCM; the key id travels with the message, so old keys still decrypt after a rotation.', {
+    current: string('Key id new messages are encrypted with.', ['k2']),
+    keys: keyMap('32-byte keys by key id: the current one and older ones kept to decrypt messages in flight.', secret),
+    keyProvider: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'A function exported by the handlers module returning `{ current, keys: { id: key } }` instead of `keys`.'),
+  }),
+  sign: object('Sign each message; unsigned, tampered or replayed messages are rejected.', {
+    algorithm: stringEnum('Signature algorithm (default hmac-sha256).', ['hmac-sha256', 'ed25519']),
+    current: string('Key id new messages are signed with.', ['s1']),
+    keys: keyMap('Keys by key id. hmac-sha256: a secret of at least 32 bytes. ed25519: `{ publicKey, privateKey }` (PEM or base64 raw 32 bytes); a consumer needs only `publicKey`.', {
+      anyOf: [secret, object('An Ed25519 key pair.', { publicKey: string('Public key (PEM or base64 raw), for verifying.'), privateKey: string('Private key (PEM or base64 raw), for signing; use ${ENV}.') })],
+    }),
+    keyProvider: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'A function exported by the handlers module returning `{ current, keys }` instead of `keys`.'),
+    maxAge: describe(ref('duration'), 'A signed message older than this (by its signed seal time) is rejected, and one already handled within it is a replay (default 24h).'),
+  }),
+}, { title: 'MessageSecurity' });
+const security = ref('messageSecurity');
 
 export const topics = namedMap('Publish/subscribe destinations: every consumer group gets every message, in key order per key.', 'destination-name', object('A topic.', {
   broker: describe({ type: 'string', pattern: PATTERNS['code-name'] }, 'The broker (default: defaults.broker).'),
   partitions: integer('Partitions (Kafka) or parallel lanes.', 1),
   retention: describe(ref('duration'), 'How long messages are kept.'),
   key: describe(ref('selector'), 'Ordering key of each message (default: subject).'),
+  maxPayload: integer('Largest accepted message body in bytes; a larger one is dead-lettered unread (default: defaults.payloadLimit, 1 MB).', 1),
+  security,
   description: ref('description'),
 }), 'Topics');
 
@@ -104,5 +141,7 @@ export const queues = namedMap('Point-to-point destinations: competing consumers
       }),
     ],
   },
+  maxPayload: integer('Largest accepted message body in bytes; a larger one is dead-lettered unread (default: defaults.payloadLimit, 1 MB).', 1),
+  security,
   description: ref('description'),
 }), 'Queues');

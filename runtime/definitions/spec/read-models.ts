@@ -23,6 +23,7 @@ export const projections = namedMap('Read models: tables kept up to date from ev
   },
   on: { type: 'object', description: 'Per event: its effect on the table.', propertyNames: { pattern: PATTERNS['message-name'] }, additionalProperties: reaction, minProperties: 1 },
   handler: describe(ref('codeName'), 'A typed hook run in the same transaction.'),
+  alerts: ref('alerts'),
   description: ref('description'),
 }, { required: ['table', 'key', 'columns', 'on'] }), 'Projections');
 

@@ -28,5 +28,6 @@ export const streams = namedMap('Event-time stream processing: joins, windowed a
   from: input,
   filter: describe(ref('selector'), 'Keep records for which this is true.'),
   emit: ref('emit'),
+  alerts: ref('alerts'),
   description: ref('description'),
 }, { required: ['emit'] }), 'Streams');

@@ -5,6 +5,7 @@ import { createEnvelope, type Envelope } from '../../envelope/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Outbox } from '../../outbox/index.js';
 import type { Database, Transaction } from '../../store/database.js';
+import { sagaTransitionSpan, traceparentFor } from '../../tracing/index.js';
 import type { SagaMachine } from '../machine.js';
 import { start, step } from '../run.js';
 import { RETRY_COMPENSATION, TIMER_FIRED, type SagaEvent, type SagaStepResult } from '../types.js';
@@ -128,8 +129,12 @@ export async function applyEvent(tx: Transaction, context: TransitionContext, in
   return result;
 }
 
-/** History, timers, activity invocations and outbox rows of one transition, in its transaction. */
-async function persistEffects(tx: Transaction, context: TransitionContext, machine: SagaMachine, instance: InstanceRow, before: InstanceRow | undefined, result: SagaStepResult, cause: Cause): Promise<void> {
+/** History, timers, activity invocations and outbox rows of one transition, in its transaction, traced as `saga <name> <from>→<to>`. */
+function persistEffects(tx: Transaction, context: TransitionContext, machine: SagaMachine, instance: InstanceRow, before: InstanceRow | undefined, result: SagaStepResult, cause: Cause): Promise<void> {
+  return sagaTransitionSpan(machine.name, before?.state, result.state, cause.envelope, () => recordTransition(tx, context, machine, instance, before, result, cause));
+}
+
+async function recordTransition(tx: Transaction, context: TransitionContext, machine: SagaMachine, instance: InstanceRow, before: InstanceRow | undefined, result: SagaStepResult, cause: Cause): Promise<void> {
   await insertHistory(tx, { instanceId: instance.id, version: instance.version, from: before?.state, to: result.state, status: result.status, eventType: cause.type, eventId: cause.id });
   const messages: Envelope[] = [];
   let wakeWorkers = false;
@@ -169,9 +174,11 @@ async function persistEffects(tx: Transaction, context: TransitionContext, machi
 
 /** A command or event the saga sends: it carries the instance's correlation id, caused by the message handled. */
 function outgoing(context: TransitionContext, instance: InstanceRow, type: string, data: unknown, cause: Cause): Envelope {
+  // The transition's span when tracing, else the cause's traceparent (a timer has none).
+  const traceparent = traceparentFor(cause.envelope?.traceparent);
   return createEnvelope(type, data, context.source, {
     correlationid: instance.correlation_id,
     ...(cause.envelope ? { causationid: cause.envelope.id } : {}),
-    ...(cause.envelope?.traceparent !== undefined ? { traceparent: cause.envelope.traceparent } : {}),
+    ...(traceparent !== undefined ? { traceparent } : {}),
   });
 }
