@@ -60,8 +60,9 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
   };
 
   /**
-   * Verify the signature, refuse a replay, decrypt. A message that fails is refused (dead-lettered); a
-   * failing replay store is not the message's fault: its error propagates, and the broker redelivers.
+   * Verify the signature, refuse a replay (acknowledged and skipped, with a warning), decrypt. A
+   * message that fails is refused (dead-lettered); a failing replay store is not the message's fault:
+   * its error propagates, and the broker redelivers.
    */
   const unseal = async (delivery: Delivery, envelope: Envelope): Promise<{ envelope: Envelope; replayKey: string | undefined } | { duplicate: true } | { refused: DeadLetterInfo['reason']; error: string }> => {
     try {
@@ -71,10 +72,11 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
     }
     const replayKey = replays && `${options.group}:replay:${envelope.id}`;
     if (replayKey && (await replays!.store.has(replayKey))) {
-      // A broker's own redelivery (it counts attempts) of a message handled once is a duplicate; a
-      // first delivery of an id already handled is the same signed message published again.
-      if (delivery.attempt > 1) return { duplicate: true };
-      return { refused: 'rejected', error: `replayed: message ${envelope.id} was already handled by group ${options.group}` };
+      // Refused, never handled twice. Not dead-lettered: Kafka cannot tell a redelivery after a crash
+      // (its offset commit lags the ack) from the same signed message published again; both show as a
+      // first attempt, and a dead letter for every crash would bury the real alarms.
+      log.warn({ id: envelope.id, type: envelope.type, attempt: delivery.attempt }, `replayed signed message refused: ${envelope.id} was already handled by group ${options.group} (published again, or redelivered after a crash)`);
+      return { duplicate: true };
     }
     try {
       return { envelope: security.open(envelope), replayKey };
