@@ -75,6 +75,7 @@ export const RUNTIME_CODES = {
   EDA_CODEGEN_STALE: spec('Generated code on disk differs from what the definitions produce.'),
   EDA_USAGE: spec('The command line is not valid.'),
   EDA_STARTUP: spec('The runtime could not start.'),
+  EDA_DATABASE_IN_USE: spec('The embedded database directory is open in another running process (PGlite serves one process at a time); stop it, or use PostgreSQL.', { retriable: true }),
   EDA_PAYLOAD_INVALID: spec('A payload does not match its schema; the message names the JSON pointer.', { status: 400 }),
   EDA_UNKNOWN_TYPE: spec('A message type that the definitions do not declare.', { status: 404 }),
   EDA_PROVISION_CONFLICT: spec('A topic or queue exists on the broker with settings that differ from the definitions.'),

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PendingNotifications, type Database, type QueryResult } from './database.js';
+import { lockEmbeddedDirectory } from './embedded-lock.js';
 
 /**
  * PGlite is one PostgreSQL session: statements of concurrent callers would interleave inside each
@@ -7,7 +8,14 @@ import { PendingNotifications, type Database, type QueryResult } from './databas
  * or through `query`, which PGlite queues behind a running transaction.
  */
 export async function openEmbedded(path: string): Promise<Database> {
-  const db = await PGlite.create(path);
+  const unlock = lockEmbeddedDirectory(path);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(path);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const run = async <Row>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> => {
     const result = await target.query<Row>(sql, params as unknown[] | undefined);
     return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
@@ -28,7 +36,13 @@ export async function openEmbedded(path: string): Promise<Database> {
         if (!db.closed) await unlisten();
       };
     },
-    close: () => db.close(),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
+    },
   };
   return database;
 }
