@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { exampleOrder } from './example-order.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { port: { type: 'string', default: process.env.PORT ?? '3000' }, exit: { type: 'boolean', default: false } } });
@@ -87,16 +88,7 @@ function expectStatus(result, status, what) {
 async function walkOneOrder() {
   const orderId = `o-${Date.now().toString(36)}`;
   const supportToken = await new SignJWT({ roles: ['support'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('demo-support-agent').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-  const order = {
-    orderId,
-    customerId: 'c-42',
-    items: [
-      { sku: 'TSHIRT-M-BLUE', quantity: 2, price: 19.5 },
-      { sku: 'MUG-WHITE', quantity: 1, price: 8 },
-    ],
-    shippingAddress: { line1: '5 Harbour Rd', city: 'Bristol', postalCode: 'BS1 5TR', country: 'GB' },
-    billingAddress: { line1: '20 Queen St', city: 'London', postalCode: 'EC4R 1BE', country: 'GB' },
-  };
+  const order = exampleOrder(orderId);
   const cancel = { data: { orderId, reason: 'Customer changed their mind' } };
 
   expectStatus(await call('POST', '/commands/CreateOrder', { body: { data: order } }), 202, 'CreateOrder');

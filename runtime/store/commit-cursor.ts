@@ -55,6 +55,8 @@ export function advance(cursor: CommitCursor, row: { readonly transactionId: str
  * has had every row it committed read, so it is forgotten.
  */
 export function forgetEnded(cursor: CommitCursor, snapshot: SnapshotInfo): CommitCursor {
+  // The common case, on every idle poll: nothing is late.
+  if (!cursor.late.size) return cursor;
   const running = new Set(snapshot.running.map(String));
   const late = new Map([...cursor.late].filter(([id]) => running.has(id) || BigInt(id) >= snapshot.xmax));
   return late.size === cursor.late.size ? cursor : { ...cursor, late };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/process.js';
+import { exampleOrder } from '../../scripts/example-order.mjs';
 
 // The example's order flow over HTTP, end to end, on the embedded defaults: the built CLI runs
 // definitions/ with its handlers module; the test talks to it only over HTTP.
@@ -49,19 +50,6 @@ async function get(path: string): Promise<Answer> {
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
-function newOrder(orderId: string) {
-  return {
-    orderId,
-    customerId: 'c-42',
-    items: [
-      { sku: 'TSHIRT-M-BLUE', quantity: 2, price: 19.5 },
-      { sku: 'MUG-WHITE', quantity: 1, price: 8 },
-    ],
-    shippingAddress: { line1: '5 Harbour Rd', city: 'Bristol', postalCode: 'BS1 5TR', country: 'GB' },
-    billingAddress: { line1: '20 Queen St', city: 'London', postalCode: 'EC4R 1BE', country: 'GB' },
-  };
-}
-
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -84,7 +72,7 @@ describe('the order flow over HTTP (embedded defaults)', () => {
     const readiness = (await get('/readyz')).body as { components: { name: string; ready: boolean }[] };
     expect(readiness.components.map((component) => component.name)).toEqual(expect.arrayContaining(['database', 'brokers', 'eventstore', 'projections', 'sagas', 'streams']));
 
-    const created = await post('/commands/CreateOrder', { data: newOrder(orderId) });
+    const created = await post('/commands/CreateOrder', { data: exampleOrder(orderId) });
     expect(created.status).toBe(202);
     expect(created.body).toEqual({ id: expect.any(String) });
 
@@ -127,7 +115,7 @@ describe('the order flow over HTTP (embedded defaults)', () => {
   });
 
   it('answers 400 with the JSON pointer, 404 for an unknown command, and refuses ?wait on a queued command', async () => {
-    const invalid = await post('/commands/CreateOrder', { data: { ...newOrder('o-bad'), items: [] } });
+    const invalid = await post('/commands/CreateOrder', { data: { ...exampleOrder('o-bad'), items: [] } });
     expect(invalid.status).toBe(400);
     expect(invalid.body.error).toMatchObject({ code: 'EDA_PAYLOAD_INVALID', details: { pointer: '/items' } });
     const unwrapped = await post('/commands/ConfirmOrder', { orderId: 'o-1' });
@@ -161,31 +149,31 @@ describe('the order flow over HTTP (embedded defaults)', () => {
   it('honours Idempotency-Key as Stripe does: the same request replays the first response, another body is 422', async () => {
     const key = randomUUID();
     const other = `o-${randomUUID().slice(0, 8)}`;
-    const first = await post('/commands/CreateOrder?wait=true', { data: newOrder(other) }, { 'idempotency-key': key });
+    const first = await post('/commands/CreateOrder?wait=true', { data: exampleOrder(other) }, { 'idempotency-key': key });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ streamId: other, version: 1 });
     expect(first.headers.get('idempotent-replayed')).toBeNull();
 
     // The same body with its keys in another order is the same request.
-    const { orderId: id, ...rest } = newOrder(other);
+    const { orderId: id, ...rest } = exampleOrder(other);
     const replay = await post('/commands/CreateOrder?wait=true', { data: { ...rest, orderId: id } }, { 'idempotency-key': key });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual(first.body);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
 
-    const changed = await post('/commands/CreateOrder?wait=true', { data: newOrder(`${other}-x`) }, { 'idempotency-key': key });
+    const changed = await post('/commands/CreateOrder?wait=true', { data: exampleOrder(`${other}-x`) }, { 'idempotency-key': key });
     expect(changed.status).toBe(422);
     expect(changed.body.error.code).toBe('EDA_IDEMPOTENCY_MISMATCH');
 
     // Without the key, the same command is decided again, and the aggregate refuses it.
-    const duplicate = await post('/commands/CreateOrder?wait=true', { data: newOrder(other) });
+    const duplicate = await post('/commands/CreateOrder?wait=true', { data: exampleOrder(other) });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.error.message).toBe('Order already exists');
 
     // A rejection is a response like any other: stored and replayed.
     const rejectedKey = randomUUID();
-    const rejected = await post('/commands/CreateOrder', { data: newOrder(other) }, { 'idempotency-key': rejectedKey });
-    const rejectedAgain = await post('/commands/CreateOrder', { data: newOrder(other) }, { 'idempotency-key': rejectedKey });
+    const rejected = await post('/commands/CreateOrder', { data: exampleOrder(other) }, { 'idempotency-key': rejectedKey });
+    const rejectedAgain = await post('/commands/CreateOrder', { data: exampleOrder(other) }, { 'idempotency-key': rejectedKey });
     expect([rejected.status, rejectedAgain.status]).toEqual([409, 409]);
     expect(rejectedAgain.headers.get('idempotent-replayed')).toBe('true');
 

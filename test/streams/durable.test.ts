@@ -1,7 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../runtime/store/database.js';
-import { openTestEmbedded } from '../conformance/adapters/postgres.js';
-import { DurableHarness, runGoldenCase } from './durable.js';
+import { describe, expect, it } from 'vitest';
+import { goldenCasesThroughTheRunner } from './durable.js';
 import { FIXTURES, goldenDefinitions, readFixture } from './golden.js';
 
 /**
@@ -9,32 +7,10 @@ import { FIXTURES, goldenDefinitions, readFixture } from './golden.js';
  * postgres broker): consumer groups, the inbox, state rows, leases and the outbox in one transaction.
  */
 describe('golden fixtures through the durable runner (embedded database, postgres broker)', () => {
-  let database: Database;
-  let dispose: () => Promise<void>;
-  let harness: DurableHarness;
-
-  beforeAll(async () => {
-    ({ database, dispose } = await openTestEmbedded());
-    harness = await DurableHarness.open(await goldenDefinitions(), database);
-  }, 120_000);
-
-  afterAll(async () => {
-    await harness?.close();
-    await database?.close();
-    await dispose?.();
-  });
-
-  for (const name of FIXTURES) {
-    const fixture = readFixture(name);
-    for (const golden of fixture.cases) {
-      it(`${name}: ${golden.name}`, async () => {
-        const outputs = await runGoldenCase(harness, fixture, golden);
-        expect(new Set(outputs.map((output) => output.id)).size).toBe(outputs.length);
-      }, 120_000);
-    }
-  }
+  const harnessOf = goldenCasesThroughTheRunner({ definitions: goldenDefinitions, timeoutMs: 120_000 });
 
   it('state survives a restart: the join and the windows stopped and started after every record give the same outputs', async () => {
+    const harness = harnessOf();
     for (const name of FIXTURES) {
       const fixture = readFixture(name);
       const golden = fixture.cases[0]!;

@@ -8,8 +8,9 @@ import { createOutbox, startOutboxRelay, type OutboxRelay } from '../../runtime/
 import type { Database } from '../../runtime/store/database.js';
 import { startStreams, streamModels, type Streams } from '../../runtime/streams/index.js';
 import { waitFor } from '../helpers/process.js';
-import { expect } from 'vitest';
-import { asGolden, canonical, toEnvelope, type GoldenCase, type GoldenFixture, type GoldenOutput } from './golden.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openTestEmbedded } from '../conformance/adapters/postgres.js';
+import { asGolden, canonical, FIXTURES, readFixture, toEnvelope, type GoldenCase, type GoldenFixture, type GoldenOutput } from './golden.js';
 
 export const logger = createLogger({ level: process.env['EDAFLOW_LOG_LEVEL'] ?? 'silent' });
 
@@ -128,4 +129,37 @@ export async function runGoldenCase(harness: DurableHarness, fixture: GoldenFixt
     expect(await harness.dropped(stream), stream).toEqual(expected.dropped);
   }
   return outputs;
+}
+
+/**
+ * Registers, in the calling `describe`, a harness on a fresh embedded database over `definitions` and
+ * one test per golden case (each output emitted once); returns the harness for further tests.
+ */
+export function goldenCasesThroughTheRunner(setup: { definitions: () => Promise<Definitions>; resultsTopic?: string; servers?: () => Promise<void>; timeoutMs: number }): () => DurableHarness {
+  let database: Database | undefined;
+  let dispose: (() => Promise<void>) | undefined;
+  let harness: DurableHarness | undefined;
+
+  beforeAll(async () => {
+    await setup.servers?.();
+    ({ database, dispose } = await openTestEmbedded());
+    harness = await DurableHarness.open(await setup.definitions(), database, setup.resultsTopic);
+  }, setup.timeoutMs);
+
+  afterAll(async () => {
+    await harness?.close();
+    await database?.close();
+    await dispose?.();
+  });
+
+  for (const name of FIXTURES) {
+    const fixture = readFixture(name);
+    for (const golden of fixture.cases) {
+      it(`${name}: ${golden.name}`, async () => {
+        const outputs = await runGoldenCase(harness!, fixture, golden);
+        expect(new Set(outputs.map((output) => output.id)).size).toBe(outputs.length);
+      }, setup.timeoutMs);
+    }
+  }
+  return () => harness!;
 }

@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe } from 'vitest';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../../runtime/definitions/index.js';
-import type { Database } from '../../runtime/store/database.js';
 import { KAFKA_BROKERS } from '../conformance/adapters/kafka.js';
-import { openTestEmbedded } from '../conformance/adapters/postgres.js';
 import { ensureServers } from '../servers/servers.mjs';
-import { DurableHarness, runGoldenCase } from './durable.js';
-import { FIXTURES, GOLDEN_DEFINITIONS, readFixture } from './golden.js';
+import { goldenCasesThroughTheRunner } from './durable.js';
+import { GOLDEN_DEFINITIONS } from './golden.js';
 
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
@@ -23,29 +21,5 @@ async function kafkaDefinitions(): Promise<Definitions> {
  * the embedded database; outputs through the outbox relay, with their deterministic ids).
  */
 describe('golden fixtures through the durable runner on Kafka', () => {
-  let database: Database;
-  let dispose: () => Promise<void>;
-  let harness: DurableHarness;
-
-  beforeAll(async () => {
-    await ensureServers(['kafka']);
-    ({ database, dispose } = await openTestEmbedded());
-    harness = await DurableHarness.open(await kafkaDefinitions(), database, `results-${RUN}`);
-  }, 180_000);
-
-  afterAll(async () => {
-    await harness?.close();
-    await database?.close();
-    await dispose?.();
-  });
-
-  for (const name of FIXTURES) {
-    const fixture = readFixture(name);
-    for (const golden of fixture.cases) {
-      it(`${name}: ${golden.name}`, async () => {
-        const outputs = await runGoldenCase(harness, fixture, golden);
-        expect(new Set(outputs.map((output) => output.id)).size).toBe(outputs.length);
-      }, 180_000);
-    }
-  }
+  goldenCasesThroughTheRunner({ definitions: kafkaDefinitions, resultsTopic: `results-${RUN}`, servers: () => ensureServers(['kafka']), timeoutMs: 180_000 });
 });
