@@ -11,7 +11,7 @@ import { KAFKA_BROKERS } from '../../conformance/adapters/kafka.js';
 import { RABBITMQ_URL } from '../../conformance/adapters/rabbitmq.js';
 import { EXAMPLE_DIR } from './support.js';
 
-export type ExampleBroker = 'rabbitmq' | 'nats' | 'kafka';
+export type ExampleBroker = 'rabbitmq' | 'nats' | 'kafka' | 'memory';
 
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
@@ -25,6 +25,7 @@ function brokersYaml(broker: ExampleBroker, run: string): string {
     rabbitmq: `{ type: rabbitmq, url: "${RABBITMQ_URL}" }`,
     nats: `{ type: nats, servers: ["${NATS_URL}"] }`,
     kafka: `{ type: kafka, brokers: ${JSON.stringify(KAFKA_BROKERS)}, clientId: saga-brokers-${run} }`,
+    memory: '{ type: memory }',
   }[broker];
   return `edaflow: 1\nbrokers:\n  main: ${main}\ndefaults:\n  broker: main\n`;
 }
@@ -89,7 +90,7 @@ export async function removeRunDestinations(broker: ExampleBroker, run: string, 
     } finally {
       await connection.close();
     }
-  } else if (topology) {
+  } else if (broker === 'rabbitmq' && topology) {
     const connection = await amqp.connect(RABBITMQ_URL);
     try {
       const channel = await connection.createChannel();

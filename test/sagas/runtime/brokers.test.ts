@@ -16,13 +16,14 @@ import { createOrder, eventually, instanceOf, logger, startStack, type Stack } f
 // The example's OrderFulfillment saga with its topics and its queue on each external broker (the
 // README's brokers file), the database on PostgreSQL: the saga reads OrderCreated, InventoryReserved and
 // ShipmentCreated from the broker, and its commands and events travel over it. The postgres broker
-// (PostgreSQL and embedded) runs the same scenarios in fulfilment.test.ts. SQS is not here: it has no
-// topics (no publish/subscribe), so the example, whose events all travel on topics, cannot run on it.
+// (PostgreSQL and embedded) runs the same scenarios in fulfilment.test.ts. The memory broker is one per
+// process: its observer is the runtime's own adapter. SQS is not here: it has no topics (no
+// publish/subscribe), so the example, whose events all travel on topics, cannot run on it.
 
 const functions = handlers as unknown as HandlerFunctions;
 const NO_RETRY: RetryPolicy = { attempts: 1, backoff: 'fixed', delayMs: 0, maxDelayMs: 0, jitter: false };
 
-describe.each(['rabbitmq', 'nats', 'kafka'] as const satisfies readonly ExampleBroker[])('OrderFulfillment on %s (database on PostgreSQL)', (broker) => {
+describe.each(['rabbitmq', 'nats', 'kafka', 'memory'] as const satisfies readonly ExampleBroker[])('OrderFulfillment on %s (database on PostgreSQL)', (broker) => {
   const run = newRun();
   let definitions: Definitions | undefined;
   let database: Database;
@@ -49,20 +50,23 @@ describe.each(['rabbitmq', 'nats', 'kafka'] as const satisfies readonly ExampleB
     observed.some(({ topic: on, envelope }) => on === topic && envelope.type === type && (envelope.data as { orderId?: string }).orderId === orderId);
 
   beforeAll(async () => {
-    await ensureServers([broker, 'postgres']);
+    await ensureServers(broker === 'memory' ? ['postgres'] : [broker, 'postgres']);
     definitions = await exampleOnBroker(broker, run);
     ({ database, dispose } = await openTestPostgres());
-    observer = await createBroker('main', definitions.brokers.get('main')!.spec, { logger });
-    await observer.connect();
+    if (broker !== 'memory') {
+      observer = await createBroker('main', definitions.brokers.get('main')!.spec, { logger });
+      await observer.connect();
+    }
     stack = await startStack(definitions, database, functions);
+    observer ??= stack.brokers.get('main');
     await observe('inventory');
     await observe('payments');
   }, 120_000);
 
   afterAll(async () => {
-    await stack?.stop();
     for (const subscription of subscriptions) await subscription.stop();
-    await observer?.close();
+    await stack?.stop();
+    if (broker !== 'memory') await observer?.close();
     await dispose?.();
     await database?.close();
     if (definitions) await removeRunDestinations(broker, run, planMessaging(definitions).topologies.get('main'));

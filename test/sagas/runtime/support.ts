@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createCommandBus, type CommandBus } from '../../../runtime/aggregates/index.js';
+import type { BrokerAdapter } from '../../../runtime/brokers/adapter.js';
 import { loadDefinitions, type Definitions } from '../../../runtime/definitions/index.js';
 import { createEnvelope } from '../../../runtime/envelope/index.js';
 import { createEventStore } from '../../../runtime/eventstore/index.js';
@@ -23,6 +24,7 @@ export async function exampleDefinitions(): Promise<Definitions> {
 
 export interface Stack {
   readonly commandBus: CommandBus;
+  readonly brokers: ReadonlyMap<string, BrokerAdapter>;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startStack(definitions: Definitions, database: Database, f
   const sagas = await startSagas({ definitions, database, catalog, brokers, plan, outbox, functions, logger, pollIntervalMs: 100, ...sagaOptions });
   return {
     commandBus,
+    brokers,
     async stop() {
       await sagas.stop();
       await handlers.stop();
