@@ -3,12 +3,12 @@ import { auditCommand, outcomeOfError, SYSTEM_USER } from '../audit/index.js';
 import type { Definitions } from '../definitions/index.js';
 import type { Envelope } from '../envelope/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
-import type { EventStore } from '../eventstore/index.js';
+import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import type { HandlerFunctions } from '../host/handlers-module.js';
 import type { MessageCatalog } from '../messages/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import { createAggregate, type Aggregate } from './decider.js';
-import { loadState, snapshotIfDue, type LoadedState } from './state.js';
+import { loadState, snapshotIfDue } from './state.js';
 
 /** Retries of a command whose append met a concurrent writer, each on freshly loaded state. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -87,7 +87,7 @@ async function executeOn(aggregate: Aggregate, command: Envelope, options: Comma
   const streamId = await aggregate.streamIdOf(command);
   for (let attempt = 1; ; attempt++) {
     const loaded = await loadState(aggregate, options.store, streamId);
-    const earlier = alreadyExecuted(command, streamId, loaded);
+    const earlier = causedResult(command, streamId, loaded.events);
     if (earlier) return earlier;
     const events = await aggregate.decide(command, loaded.state);
     if (events.length === 0) return { streamId, version: loaded.version, events };
@@ -96,6 +96,11 @@ async function executeOn(aggregate: Aggregate, command: Envelope, options: Comma
       await snapshotIfDue(aggregate, options.store, streamId, loaded, events, nextExpectedVersion, options.logger);
       return { streamId, version: nextExpectedVersion, events };
     } catch (error) {
+      if (isEdaflowError(error, 'EDA_DUPLICATE_EVENT')) {
+        // Its events are stored although the loaded state did not show them (a snapshot was taken after them).
+        const stored = causedResult(command, streamId, await options.store.readStream(streamId));
+        if (stored) return stored;
+      }
       if (!isEdaflowError(error, 'EDA_CONCURRENCY_CONFLICT') || attempt > MAX_CONFLICT_RETRIES) throw error;
       options.logger.debug({ aggregate: aggregate.name, streamId, command: command.type, attempt }, 'concurrency conflict: deciding again');
       await sleep(conflictBackoffMs(attempt));
@@ -104,12 +109,12 @@ async function executeOn(aggregate: Aggregate, command: Envelope, options: Comma
 }
 
 /**
- * A command delivered again (a queue redelivers after a crash between append and ack) must not
- * be decided twice: when the events read since the snapshot include some it caused, its earlier
- * result is returned instead.
+ * A command delivered again (a queue redelivers after a crash between append and ack, an HTTP retry
+ * after a lost answer) must not be decided twice: when `events` include some it caused, its earlier
+ * result is returned instead. Undefined when none was caused by it.
  */
-function alreadyExecuted(command: Envelope, streamId: string, loaded: LoadedState): CommandResult | undefined {
-  const caused = loaded.events.filter((event) => event.envelope.causationid === command.id);
+function causedResult(command: Envelope, streamId: string, events: readonly RecordedEvent[]): CommandResult | undefined {
+  const caused = events.filter((event) => event.envelope.causationid === command.id);
   if (caused.length === 0) return undefined;
   return { streamId, version: caused.at(-1)!.version, events: caused.map((event) => event.envelope) };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { compileExpression, evaluateExpression, evaluateTemplate } from '../core/expressions.js';
 import { asList, type Defined, type Document } from '../definitions/index.js';
-import { causedBy, createEnvelope, type Envelope } from '../envelope/index.js';
+import { causedBy, createEnvelope, deterministicId, type Envelope } from '../envelope/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
 import type { HandlerFunctions } from '../host/handlers-module.js';
 import type { MessageCatalog } from '../messages/catalog.js';
@@ -95,7 +95,7 @@ export function createAggregate(definition: Defined<Document.AggregateDefinition
     decide: async (command, state) => {
       const streamId = await streamIdOf(command);
       const events = await decideEvents(command, state);
-      return events.map((event) => toEnvelope(name, event, command, streamId, options));
+      return events.map((event, index) => toEnvelope(name, event, command, streamId, index, options));
     },
   };
 }
@@ -147,15 +147,20 @@ async function runDecider(aggregate: string, handler: string, functions: Handler
   return events;
 }
 
-/** A decided event as a complete envelope; data failing its schema is a server bug, not a client error. */
-function toEnvelope(aggregate: string, event: DecidedEvent, command: Envelope, streamId: string, options: AggregateOptions): Envelope {
+/**
+ * A decided event as a complete envelope; data failing its schema is a server bug, not a client error.
+ * Its id is a function of the command's id, the stream and its place among the decided events: a
+ * command decided again after a crash (or after a snapshot hid its events) decides the same ids, and
+ * the store's unique ids refuse the second append.
+ */
+function toEnvelope(aggregate: string, event: DecidedEvent, command: Envelope, streamId: string, index: number, options: AggregateOptions): Envelope {
   try {
     options.catalog.assertPublishable(event.type, event.data);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new EdaflowError('EDA_DECIDED_EVENT_INVALID', `${aggregate} decided an invalid event for ${command.type}: ${reason}`, { cause: error, details: { aggregate, command: command.type, event: event.type } });
   }
-  return createEnvelope(event.type, event.data, options.source, causedBy(command, { subject: streamId, dataversion: options.catalog.latestVersion(event.type) }));
+  return createEnvelope(event.type, event.data, options.source, causedBy(command, { id: deterministicId('decided', command.id, streamId, String(index)), subject: streamId, dataversion: options.catalog.latestVersion(event.type) }));
 }
 
 function asState(value: unknown): AggregateState {

@@ -30,8 +30,8 @@ export function registerCommandRoutes(app: FastifyInstance, options: ApiOptions)
       await authorize(request, command.spec.roles, options.authenticate, options.logger, context);
       const services = readyServices(options.services);
       const wait = waitRequested(services, name, singleValued(request.query, 'EDA_REQUEST_INVALID'));
-      const answered = await answerIdempotently(services.idempotency, request, context.principal?.subject ?? '', async () => {
-        const envelope = commandEnvelope(services, name, request.body, traceparent);
+      const answered = await answerIdempotently(services.idempotency, request, context.principal?.subject ?? '', async (keyedId) => {
+        const envelope = commandEnvelope(services, name, request.body, traceparent, keyedId);
         context.fields['id'] = envelope.id;
         return executeCommand(services, envelope, wait);
       });
@@ -53,11 +53,12 @@ function waitRequested(services: ApiServices, type: string, query: Readonly<Reco
   return true;
 }
 
-function commandEnvelope(services: ApiServices, type: string, body: unknown, traceparent: string | undefined): Envelope {
+function commandEnvelope(services: ApiServices, type: string, body: unknown, traceparent: string | undefined, keyedId: string | undefined): Envelope {
   const { data, attributes } = readMessageBody(body, ['id', 'correlationId'] as const);
   services.catalog.assertPublishable(type, data);
+  const id = attributes.id ?? keyedId;
   return services.publisher.envelopeOf(type, data, {
-    ...(attributes.id !== undefined ? { id: attributes.id } : {}),
+    ...(id !== undefined ? { id } : {}),
     ...(attributes.correlationId !== undefined ? { correlationId: attributes.correlationId } : {}),
     ...(traceparent !== undefined ? { traceparent } : {}),
   });

@@ -22,10 +22,11 @@ export function registerEventRoutes(app: FastifyInstance, services: () => EventS
     const traceparent = traceparentHeader(request);
     return serverSpan('POST', '/events/:type', traceparent, async () => {
       const current = readyServices(services);
-      const { response } = await answerIdempotently(current.idempotency, request, '', async () => {
+      const { response } = await answerIdempotently(current.idempotency, request, '', async (keyedId) => {
         const { data, attributes } = readMessageBody(request.body, ['id', 'subject', 'time', 'correlationId'] as const);
         if (attributes.time !== undefined && Number.isNaN(Date.parse(attributes.time))) throw new EdaflowError('EDA_PAYLOAD_INVALID', '/time must be an RFC 3339 date-time', { details: { pointer: '/time' } });
-        const envelope = await current.publisher.publish(request.params.type, data, { ...attributes, ...(traceparent !== undefined ? { traceparent } : {}) });
+        const id = attributes.id ?? keyedId;
+        const envelope = await current.publisher.publish(request.params.type, data, { ...attributes, ...(id !== undefined ? { id } : {}), ...(traceparent !== undefined ? { traceparent } : {}) });
         return { status: 202, headers: {}, body: { id: envelope.id, type: envelope.type, time: envelope.time } };
       });
       return reply.status(response.status).headers(response.headers).send(response.body);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { deterministicId } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import type { Database } from '../store/database.js';
 import { errorResponse, type HttpResponse } from './server.js';
@@ -120,20 +121,25 @@ export interface Answered {
  * Runs `work` once per Idempotency-Key. Without a key it simply runs. With one, every answer below 500
  * (success, validation error, rejection) is stored and replayed; a 5xx is not, so a retry runs again.
  * Errors of `work` become responses here (through the one error mapping) so they can be stored.
+ *
+ * `work` gets the id of the message a keyed request sends (unless the body names one): a function of
+ * the caller and the key. The answer is recorded after the work commits; when the process dies in
+ * between, a retry takes the key over once its lock lapses and runs `work` again, with the same id: the
+ * aggregate recognises a command it has executed, consumers drop a message id they have handled.
  */
 export async function answerIdempotently(
   store: IdempotencyStore | undefined,
   request: FastifyRequest,
   scope: string,
-  work: () => Promise<HttpResponse>,
+  work: (keyedMessageId: string | undefined) => Promise<HttpResponse>,
 ): Promise<Answered> {
   const key = idempotencyKeyOf(request);
-  if (key === undefined || store === undefined) return { response: await work(), replayed: false };
+  if (key === undefined || store === undefined) return { response: await work(undefined), replayed: false };
   const claim = await store.claim(scope, key, requestFingerprint(request));
   if (claim.kind === 'replay') return { response: { status: claim.response.status, headers: { [REPLAYED_HEADER]: 'true' }, body: claim.response.body }, replayed: true };
   let response: HttpResponse;
   try {
-    response = await work();
+    response = await work(deterministicId('idempotency-key', scope, key));
   } catch (error) {
     response = errorResponse(error);
     if (response.status >= 500) {

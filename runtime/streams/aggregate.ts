@@ -1,10 +1,10 @@
 import { evaluateTemplate } from '../core/expressions.js';
-import type { Envelope } from '../envelope/index.js';
+import { deterministicId, type Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import { DueQueue } from './due-queue.js';
 import type { AggregateModel } from './model.js';
 import type { StreamProcessor, StreamSnapshot } from './processor.js';
-import { bufferIdOf, byTimeThenId, deterministicId, dropped, emitEnvelope, evaluateKey, eventTime, type StepResult, type StreamRecord } from './record.js';
+import { bufferIdOf, byTimeThenId, dropped, emitEnvelope, evaluateKey, eventTime, type StepResult, type StreamRecord } from './record.js';
 import { sessionsOf, windowsOf, type TimeWindow } from './windows.js';
 
 interface OpenWindow extends TimeWindow {

@@ -1,8 +1,8 @@
 import { evaluateExpression } from '../core/expressions.js';
-import type { Envelope } from '../envelope/index.js';
+import { deterministicId, type Envelope } from '../envelope/index.js';
 import type { FilterModel } from './model.js';
 import type { StreamProcessor } from './processor.js';
-import { deterministicId, dropped, emitEnvelope, evaluateKey, eventTime, type StepResult } from './record.js';
+import { dropped, emitEnvelope, evaluateKey, eventTime, type StepResult } from './record.js';
 
 /** `from` + `filter` + `emit`: keeps the records the filter holds true for and maps each to one output. Stateless. */
 export class FilterProcessor implements StreamProcessor {

@@ -1,8 +1,8 @@
-import type { Envelope } from '../envelope/index.js';
+import { deterministicId, type Envelope } from '../envelope/index.js';
 import { DueQueue } from './due-queue.js';
 import type { InputModel, JoinModel, Side } from './model.js';
 import type { StreamProcessor, StreamSnapshot } from './processor.js';
-import { bufferIdOf, byTimeThenId, deterministicId, dropped, emitEnvelope, evaluateKey, eventTime, type StepResult, type StreamRecord } from './record.js';
+import { bufferIdOf, byTimeThenId, dropped, emitEnvelope, evaluateKey, eventTime, type StepResult, type StreamRecord } from './record.js';
 
 /**
  * A windowed stream-stream join (inner, left or outer), with these rules:

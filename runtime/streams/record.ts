@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { evaluateExpression, evaluateTemplate } from '../core/expressions.js';
 import { causedBy, createEnvelope, type Envelope } from '../envelope/index.js';
 import type { EmitModel, Side } from './model.js';
@@ -53,21 +52,6 @@ export async function evaluateKey(selector: string, envelope: Envelope): Promise
   const value = await evaluateExpression(selector, envelope);
   if (value === undefined || value === null || value === '') return undefined;
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-}
-
-const ID_NAMESPACE = Buffer.from('5f0c3a4e8b7d4c1e9a2b6d0e4f8a1c3b', 'hex');
-
-/**
- * A UUIDv5 (SHA-1, RFC 9562) of `parts`: the id of an output is a function of the stream and of what
- * produced it (a pair, a window), so a replay after a crash emits the same ids and downstream
- * consumers' dedup drops the repeats.
- */
-export function deterministicId(...parts: readonly string[]): string {
-  const hash = createHash('sha1').update(ID_NAMESPACE).update(parts.join('\u0000')).digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 export interface Emission {

@@ -135,6 +135,28 @@ describe('the HTTP command and query API', () => {
     expect(Object.keys(noWait.body)).toEqual(['id']);
   });
 
+  it('an Idempotency-Key retry after the process died between the work and its recorded answer sends the same message: nothing is decided twice', async () => {
+    const counterId = `c-${randomUUID().slice(0, 8)}`;
+    const key = randomUUID();
+    const increment = () => post('/commands/Increment?wait=true', { data: { counterId, by: 2 } }, { 'idempotency-key': key });
+    const first = await increment();
+    expect(first.body).toMatchObject({ streamId: counterId, version: 1 });
+    // What a crash after the append and before the answer was recorded leaves behind: a claim, no answer, its lock lapsed.
+    const died = await runtime.database.query("update edaflow_http_idempotency set status = null, response_body = null, locked_until = now() - interval '1 second' where key = $1", [key]);
+    expect(died.affectedRows).toBe(1);
+    const retried = await increment();
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.body).toEqual(first.body);
+    expect(await runtime.eventStore.streamVersion(counterId)).toBe(1);
+    // A queued command: the retry sends the same message id, which the consumer's dedup drops.
+    const laterKey = randomUUID();
+    const later = () => post('/commands/Later', { data: {} }, { 'idempotency-key': laterKey });
+    const sent = await later();
+    await runtime.database.query("update edaflow_http_idempotency set status = null, response_body = null, locked_until = now() - interval '1 second' where key = $1", [laterKey]);
+    expect((await later()).body).toEqual(sent.body);
+  });
+
   it('sends other commands through the publisher: an in-process handler has run by a ?wait answer, a queued one is 202', async () => {
     const handled = await post('/commands/Note?wait=true', { data: { text: 'hello' } });
     expect(handled).toMatchObject({ status: 200, body: { id: expect.any(String) } });
