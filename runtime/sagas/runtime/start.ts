@@ -9,6 +9,7 @@ import { createSagaMachine, type SagaMachine } from '../machine.js';
 import { ActivityWorker } from './activities.js';
 import { fireTimer, handleMessage, SAGA_WORK_CHANNEL, type TransitionContext } from './advance.js';
 import { dueTimers, msUntilNextTimer } from './instances.js';
+import { HOUSEKEEPING_INTERVAL_MS, pruneSagaTables } from './housekeeping.js';
 import { Poller } from './poller.js';
 
 export interface SagaRuntimeOptions extends DurableComponentOptions {
@@ -22,6 +23,10 @@ export interface SagaRuntimeOptions extends DurableComponentOptions {
   readonly activityLeaseMs?: number;
   /** How long a stuck saga waits before `edaflow.retry` re-runs its compensation (default 5 min). */
   readonly stuckRetryMs?: number;
+  /** How long unmatched messages are kept (default 7 days); see housekeeping.ts. */
+  readonly unmatchedRetentionMs?: number;
+  /** How often the saga tables are pruned (default 10 min). */
+  readonly housekeepingIntervalMs?: number;
 }
 
 export interface SagaRuntime {
@@ -66,12 +71,18 @@ export async function startSagas(options: SagaRuntimeOptions): Promise<SagaRunti
     () => activities?.wake(),
   );
   activities = new Poller('activities', () => worker.round(), pollIntervalMs, sagaLogger);
+  const housekeeping = new Poller('housekeeping', async () => {
+    const pruned = await pruneSagaTables(database, options.unmatchedRetentionMs);
+    if (pruned.inbox || pruned.unmatched) sagaLogger.info(pruned, 'pruned the inbox rows of ended sagas and old unmatched messages');
+    return undefined;
+  }, options.housekeepingIntervalMs ?? HOUSEKEEPING_INTERVAL_MS, sagaLogger);
   const unlisten = await database.listen(SAGA_WORK_CHANNEL, () => {
     timers.wake();
     activities?.wake();
   });
   timers.start();
   activities.start();
+  housekeeping.start();
 
   const subscriptions: Subscription[] = [];
   try {
@@ -94,6 +105,7 @@ export async function startSagas(options: SagaRuntimeOptions): Promise<SagaRunti
 
   async function stopAll(): Promise<void> {
     await Promise.all(subscriptions.splice(0).map((subscription) => subscription.stop()));
+    await housekeeping.stop();
     await timers.stop();
     await activities?.stop();
     await worker.stop();

@@ -6,6 +6,7 @@ import { MemoryDedupStore } from '../../../runtime/idempotency/dedup.js';
 import { createOutbox } from '../../../runtime/outbox/index.js';
 import { createSagaMachine, startSagas, type SagaRuntime } from '../../../runtime/sagas/index.js';
 import { handleMessage, type TransitionContext } from '../../../runtime/sagas/runtime/advance.js';
+import { pruneSagaTables } from '../../../runtime/sagas/runtime/housekeeping.js';
 import type { Database } from '../../../runtime/store/database.js';
 import { openTestPostgres } from '../../conformance/adapters/postgres.js';
 import { eventually, logger } from './support.js';
@@ -98,6 +99,37 @@ describe('saga message delivery (PostgreSQL)', () => {
     await handleMessage(database, transitions, machine(), orphan);
     const { rows } = await database.query("select type, correlation_key from edaflow_saga_unmatched where message_id = $1", [orphan.id]);
     expect(rows).toEqual([{ type: 'CounterBumped', correlation_key: 'nobody' }]);
+  });
+
+  it('prunes the inbox rows of ended instances and old unmatched messages; a redelivery to a pruned, ended instance changes nothing', async () => {
+    const start = message('CounterStarted', 'ended');
+    const bump = message('CounterBumped', 'ended');
+    const close = message('CounterClosed', 'ended');
+    for (const envelope of [start, bump, close]) await handleMessage(database, transitions, machine(), envelope);
+    await handleMessage(database, transitions, machine(), message('CounterStarted', 'alive'));
+    const old = message('CounterBumped', 'long-gone');
+    const recent = message('CounterBumped', 'just-missed');
+    for (const envelope of [old, recent]) await handleMessage(database, transitions, machine(), envelope);
+    for (const table of ['edaflow_saga_unmatched', 'edaflow_saga_inbox']) {
+      await database.query(`update ${table} set received_at = now() - interval '8 days' where message_id = $1`, [old.id]);
+    }
+    const inboxOf = async (ids: readonly string[]) => (await database.query<{ message_id: string }>('select message_id from edaflow_saga_inbox where message_id = any($1) order by message_id', [ids])).rows.map((row) => row.message_id);
+    const unmatchedOf = async (ids: readonly string[]) => (await database.query<{ message_id: string }>('select message_id from edaflow_saga_unmatched where message_id = any($1) order by message_id', [ids])).rows.map((row) => row.message_id);
+
+    const pruned = await pruneSagaTables(database);
+    expect(pruned.inbox).toBeGreaterThanOrEqual(3);
+    expect(pruned.unmatched).toBeGreaterThanOrEqual(1);
+    expect(await inboxOf([start.id, bump.id, close.id])).toEqual([]);
+    expect(await unmatchedOf([old.id, recent.id])).toEqual([recent.id]);
+    expect(await inboxOf([old.id, recent.id])).toEqual([recent.id]);
+    expect((await database.query("select count(*)::int as n from edaflow_saga_inbox i join edaflow_saga_instances s on s.id = i.instance_id where s.correlation_key = 'alive'")).rows).toEqual([{ n: 1 }]);
+
+    const before = await counter('ended');
+    expect(before).toEqual({ count: 1, version: 3, status: 'completed' });
+    for (const envelope of [start, bump, close]) await handleMessage(database, transitions, machine(), envelope);
+    expect(await counter('ended')).toEqual(before);
+    const history = await database.query("select count(*)::int as n from edaflow_saga_history h join edaflow_saga_instances i on i.id = h.instance_id where i.correlation_key = 'ended'");
+    expect(history.rows).toEqual([{ n: 3 }]);
   });
 
   it('through the broker: redelivered and concurrent messages, consumed by two saga runtimes', async () => {
