@@ -130,7 +130,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('status')
     .description('Every consumer with its lag, dead-letter size and error rate, every projection with its lag, every saga\'s instances by status; rows over an `alerts` threshold are flagged (LAGGING, DLQ, FAILING).')
     .argument('[dir]', 'definitions directory', 'definitions')
-    .option('--url <url>', 'a running runtime (e.g. http://127.0.0.1:3000): error rates are read from its /metrics (without it they show -)')
+    .option('--url <url>', 'ask a running runtime (e.g. http://127.0.0.1:3000) for its GET /status: error rates included, and the way beside a runtime on the embedded database (without it error rates show -)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--fail-on-alert', 'exit 1 when a row is flagged (for CI and cron)')
     .action(async (dir: string, options: { url?: string; format?: string; failOnAlert?: boolean }) => {

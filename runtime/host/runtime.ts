@@ -19,6 +19,7 @@ import { createQueryService, type QueryService } from '../queries/index.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { loadHandlers, type HandlerFunctions } from './handlers-module.js';
 import { registerEventRoutes } from '../http/events.js';
+import { registerStatusRoute } from '../http/status.js';
 import { openCache } from '../idempotency/index.js';
 import { Metrics } from '../observability/metrics.js';
 import { startMessaging, type Messaging, type Publisher } from '../messaging/index.js';
@@ -96,12 +97,15 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     const apiOptions = { definitions, logger, metrics: new HttpMetrics(metrics), ...(authenticate ? { authenticate } : {}), services: () => api, inFlight };
     registerCommandRoutes(http, apiOptions);
     registerQueryRoutes(http, apiOptions);
+    let database: Database | undefined;
+    registerStatusRoute(http, () => (messaging && database ? { definitions, messaging, database, metrics } : undefined));
     const address = await http.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     started.push({ name: 'http', stop: () => http.close() });
     logger.info({ component: 'http', url: address }, 'listening');
 
-    const database = await openDatabase(definitions.stores.database, options.cwd ? { cwd: options.cwd } : {});
-    started.push({ name: 'database', stop: () => database.close() });
+    database = await openDatabase(definitions.stores.database, options.cwd ? { cwd: options.cwd } : {});
+    const opened = database;
+    started.push({ name: 'database', stop: () => opened.close() });
     setHealth('database', true, database.kind);
     logger.info({ component: 'database', kind: database.kind }, 'ready');
     idempotency = new IdempotencyStore(database, { ttlMs: definitions.defaults.idempotencyTtlMs });

@@ -6,6 +6,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { publishCommand } from '../../runtime/cli/publish.js';
 import { statusCommand, type StatusReport } from '../../runtime/cli/status.js';
+import { loadDefinitions } from '../../runtime/definitions/index.js';
+import { startRuntime, type Runtime } from '../../runtime/host/runtime.js';
+import { createLogger } from '../../runtime/observability/logger.js';
+import { waitFor } from '../helpers/process.js';
 import { ensureServers } from '../servers/servers.mjs';
 
 const POSTGRES_URL = process.env['EDAFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -112,5 +116,48 @@ describe.each(CASES)('edaflow status: $name', (test) => {
     const run = spawnSync(process.execPath, [join(process.cwd(), 'bin/edaflow.js'), 'status', dir, '--fail-on-alert'], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/^handler\s+ship\s.*\s3\s+0\s+-\s+LAGGING$/m);
+  }, 60_000);
+});
+
+describe('edaflow status --url beside a runtime on the embedded database', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edaflow-status-embedded-'));
+  let runtime: Runtime | undefined;
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'app.yaml'), `
+edaflow: 1
+stores: { database: { type: embedded, path: "${join(dir, 'db')}" } }
+defaults: { source: status-test }
+topics: { orders: {} }
+events:
+  OrderPlaced: { topic: orders, versions: { 1: { schema: { type: object } } } }
+handlers:
+  ship: { on: OrderPlaced }
+`);
+    writeFileSync(join(dir, 'handlers.mjs'), 'export async function ship() { throw new Error("no courier"); }\n');
+    const loaded = await loadDefinitions(dir);
+    if (!loaded.definitions) throw new Error(JSON.stringify(loaded.diagnostics));
+    runtime = await startRuntime(loaded.definitions, { logger: createLogger({ level: 'silent' }), port: 0, handlersModule: join(dir, 'handlers.mjs') });
+  }, 60_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads the runtime`s own report, error rates included, where opening the database from here is refused', async () => {
+    await expect(statusCommand(dir, { format: 'json' })).rejects.toMatchObject({ code: 'EDA_DATABASE_IN_USE' });
+
+    const published = await fetch(`${runtime!.url}/events/OrderPlaced`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: {} }) });
+    expect(published.status).toBe(202);
+    const report = await waitFor(async () => {
+      const remote = await edaflow(() => statusCommand(dir, { url: runtime!.url, format: 'json' }));
+      expect(remote.code, remote.stderr).toBe(0);
+      const parsed = JSON.parse(remote.stdout) as StatusReport;
+      return parsed.consumers[0]?.errorRate === 1 ? parsed : undefined;
+    }, 20_000);
+    expect(report.consumers).toEqual([expect.objectContaining({ kind: 'handler', name: 'ship', broker: 'default', destination: 'topic:orders', errorRate: 1 })]);
+
+    await expect(statusCommand(dir, { url: 'http://127.0.0.1:9' })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^cannot reach the runtime at http:\/\/127.0.0.1:9/) });
   }, 60_000);
 });

@@ -123,7 +123,7 @@ describe('metrics and alerts of a running runtime', () => {
     ]);
   }, 60_000);
 
-  it('edaflow status --url reads the error rates of the running runtime and flags a failing consumer', async () => {
+  it('edaflow status --url shows the running runtime`s own report: its error rates and its (memory) broker`s dead letters, flagged', async () => {
     let stdout = '';
     const capture = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
     let code: number;
@@ -134,7 +134,7 @@ describe('metrics and alerts of a running runtime', () => {
     }
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as StatusReport;
-    expect(report.consumers.find((row) => row.kind === 'handler' && row.name === 'ship')).toMatchObject({ errorRate: 0.5, flags: ['FAILING'] });
+    expect(report.consumers.find((row) => row.kind === 'handler' && row.name === 'ship')).toMatchObject({ errorRate: 0.5, deadLetters: 1, flags: ['DLQ', 'FAILING'] });
     expect(report.consumers.find((row) => row.kind === 'projection' && row.name === 'seen')).toMatchObject({ errorRate: 0, flags: [] });
     expect(report.projections).toEqual([{ name: 'placed', lag: 0, flags: [] }]);
   }, 60_000);
