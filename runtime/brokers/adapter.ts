@@ -23,8 +23,9 @@ export interface BrokerAdapter {
   publish(destination: DestinationRef, messages: readonly OutgoingMessage[]): Promise<void>;
   /**
    * Starts consuming. `deliver` is called for each delivery and must settle it (ack, retry or
-   * deadLetter) before it resolves. The adapter keeps at most `prefetch` unsettled deliveries, runs up
-   * to `concurrency` at once, and never runs two deliveries with the same key at once on a topic.
+   * deadLetter) before it resolves, except where `capabilities.lateAck` allows an ack later. The
+   * adapter keeps at most `prefetch` unsettled deliveries, runs up to `concurrency` at once, and never
+   * runs two deliveries with the same key at once on a topic.
    */
   subscribe(request: SubscribeRequest, deliver: (delivery: Delivery) => Promise<void>): Promise<Subscription>;
   /** Dead-letter operations (`edaflow dlq ...`). */
@@ -58,6 +59,14 @@ export interface BrokerCapabilities {
    * them). False for RabbitMQ: an exchange keeps nothing, a group's queue has what came since it was bound.
    */
   readonly topicHistory: boolean;
+  /**
+   * Whether a delivery may be acknowledged after `deliver` resolved: the adapter goes on delivering
+   * (the next message of the same key too, within `prefetch`), the position it saves never passes a
+   * delivery still unsettled (whatever was settled after it), and a delivery never settled is delivered
+   * again once the subscription stops. A consumer that commits many messages in one transaction (the
+   * stream runner) needs it; without it, one transaction per message.
+   */
+  readonly lateAck: boolean;
 }
 
 export interface DestinationRef {

@@ -20,7 +20,7 @@ const { Partitioners } = kafkajs;
  * wait in process (Kafka has no delayed redelivery). See ./kafka/ for each part.
  */
 export class KafkaBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true, lateAck: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly context: KafkaContext;
   private readonly admin: Admin;

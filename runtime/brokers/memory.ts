@@ -40,7 +40,7 @@ function groupKey(topic: string, group: string): string {
  * logs with a cursor per group; queues hold messages with a visibility time, like SQS.
  */
 export class MemoryBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: false, topicHistory: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: false, topicHistory: true, lateAck: false } as const;
   private readonly topicLogs = new Map<string, Stored[]>();
   private readonly groups = new Map<string, Group>();
   private readonly queueStore = new Map<string, QueuedMessage[]>();

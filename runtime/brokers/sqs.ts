@@ -25,7 +25,7 @@ const DEFAULT_SETTINGS: ConsumerSettings = { waitTimeSeconds: 10, leaseSeconds: 
  * dead-letter queue is the server-side safety net behind the pipeline's own dead-lettering.
  */
 export class SqsBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: false, brokerDelayedRetry: true, durable: true, topicHistory: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: false, brokerDelayedRetry: true, durable: true, topicHistory: true, lateAck: false } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly client: SQSClient;
   private readonly queues: Queues;

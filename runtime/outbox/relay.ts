@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { OutgoingMessage } from '../brokers/adapter.js';
-import { Signal } from '../brokers/postgres/signal.js';
+import { Signal } from '../core/signal.js';
 import { EdaflowError } from '../errors/index.js';
 import type { Publisher, Route } from '../messaging/publisher.js';
 import type { Logger } from '../observability/logger.js';

@@ -16,7 +16,30 @@ export interface AttemptContext {
   readonly signal: AbortSignal;
 }
 
-export type MessageHandler = (envelope: Envelope, context: AttemptContext) => Promise<void>;
+/**
+ * What a handler returns when it has taken the message but commits it later with others (the stream
+ * runner's group commit), on a broker with `capabilities.lateAck`: the pipeline acknowledges once
+ * `committed` resolves. When it rejects, nothing is acknowledged: the handler's owner then restarts its
+ * subscription, so the broker delivers the message again.
+ */
+export interface LateSettlement {
+  readonly [LATE]: true;
+  readonly committed: Promise<void>;
+}
+
+const LATE = Symbol('edaflow.lateSettlement');
+
+/** A handler's answer that it will commit the message later (see LateSettlement). */
+export function lateSettlement(committed: Promise<void>): LateSettlement {
+  return { [LATE]: true, committed };
+}
+
+/** Handlers return nothing, or a LateSettlement: whatever else a function returns means nothing. */
+function isLateSettlement(value: unknown): value is LateSettlement {
+  return typeof value === 'object' && value !== null && LATE in value;
+}
+
+export type MessageHandler = (envelope: Envelope, context: AttemptContext) => Promise<void | LateSettlement>;
 
 export interface ConsumerOptions {
   /** The handler, saga or projection this pipeline feeds (for logs and metrics). */
@@ -117,8 +140,9 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
       await delivery.ack();
       return 'duplicate';
     }
+    let late: unknown;
     try {
-      await withTimeout(deadlines, options.timeoutMs, (signal) => options.handle(latest.envelope, { attempt: delivery.attempt, signal }));
+      late = await withTimeout(deadlines, options.timeoutMs, (signal) => options.handle(latest.envelope, { attempt: delivery.attempt, signal }));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Errors say whether a retry can help (kafkajs's lesson); a plain Error is assumed transient.
@@ -131,9 +155,16 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
       }
       return deadLetter(delivery, 'failed', message);
     }
-    if (options.dedup) await options.dedup.store.add(dedupKey, options.dedup.ttlMs);
-    await delivery.ack();
-    if (replayKey) await replays!.store.add(replayKey, replays!.ttlMs);
+    const settle = async (): Promise<void> => {
+      if (options.dedup) await options.dedup.store.add(dedupKey, options.dedup.ttlMs);
+      await delivery.ack();
+      if (replayKey) await replays!.store.add(replayKey, replays!.ttlMs);
+    };
+    if (isLateSettlement(late)) {
+      late.committed.then(settle).catch((error: unknown) => log.debug({ id: envelope.id, err: error }, 'not committed: left unacknowledged, to be delivered again'));
+      return 'handled';
+    }
+    await settle();
     return 'handled';
   };
 }
@@ -158,23 +189,25 @@ function replayGuard(options: ConsumerOptions, security: DestinationSecurity): {
 }
 
 /** Runs `work` with an AbortSignal that fires after `timeoutMs`; rejects with EDA_HANDLER_TIMEOUT then. */
-function withTimeout(deadlines: Deadlines, timeoutMs: number, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+function withTimeout<T>(deadlines: Deadlines, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     const cancel = deadlines.start(() => {
       const error = new EdaflowError('EDA_HANDLER_TIMEOUT', `handler did not finish within ${timeoutMs} ms`);
       controller.abort(error);
       reject(error);
     });
-    const settle = (error?: unknown): void => {
+    const fail = (error: unknown): void => {
       cancel();
-      if (error === undefined) resolve();
-      else reject(error);
+      reject(error);
     };
     try {
-      work(controller.signal).then(() => settle(), (error: unknown) => settle(error ?? new Error('handler rejected without a reason')));
+      work(controller.signal).then((value) => {
+        cancel();
+        resolve(value);
+      }, (error: unknown) => fail(error ?? new Error('handler rejected without a reason')));
     } catch (error) {
-      settle(error ?? new Error('handler threw without a reason'));
+      fail(error ?? new Error('handler threw without a reason'));
     }
   });
 }

@@ -116,11 +116,11 @@ export function inProcessSpan<T>(message: TracedMessage, work: () => Promise<T>)
  * Wraps a consumer's handler: `consume <destination>` (CONSUMER) continuing the message's trace, with
  * `handler <name>` inside it, active while the handler runs (what it emits carries that span).
  */
-export function traced<Message extends TracedMessage, Rest extends unknown[]>(
+export function traced<Message extends TracedMessage, Rest extends unknown[], Result>(
   name: string,
   destination: string,
-  handle: (message: Message, ...rest: Rest) => Promise<void>,
-): (message: Message, ...rest: Rest) => Promise<void> {
+  handle: (message: Message, ...rest: Rest) => Promise<Result>,
+): (message: Message, ...rest: Rest) => Promise<Result> {
   return (message, ...rest) =>
     inSpan(`consume ${destination}`, { kind: SpanKind.CONSUMER, attributes: { ...messageAttributes(message, destination), 'edaflow.consumer': name }, parent: messageContext(message.traceparent) }, () =>
       inSpan(`handler ${name}`, { attributes: { 'edaflow.consumer': name } }, () => handle(message, ...rest)),

@@ -91,7 +91,7 @@ export async function consume(
     ...(options.dedup ? { dedup: { store: new MemoryDedupStore(), ttlMs: 60_000 } } : {}),
     handle: async (envelope, context) => {
       received.push({ envelope, attempt: context.attempt, at: Date.now() });
-      await options.handler?.(envelope, context);
+      return options.handler?.(envelope, context);
     },
   });
   const subscription = await adapter.subscribe(

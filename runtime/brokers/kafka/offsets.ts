@@ -12,11 +12,13 @@ import type { Logger } from '../../observability/logger.js';
 export class OffsetCommitter {
   private readonly pending = new Map<number, string>();
   private chain: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly topic: string, private readonly consumer: () => Consumer | undefined, private readonly logger: Logger) {}
 
   /** `next` is the offset after the settled message: where the group resumes. */
   add(partition: number, next: bigint): void {
+    if (this.closed) return;
     this.pending.set(partition, next.toString());
     void this.flush();
   }
@@ -27,9 +29,15 @@ export class OffsetCommitter {
     return this.chain;
   }
 
+  /** After the member's last flush: later offsets are dropped (their messages are delivered again), failed ones no longer retried. */
+  close(): void {
+    this.closed = true;
+    this.pending.clear();
+  }
+
   private async commitPending(): Promise<void> {
     const consumer = this.consumer();
-    if (!this.pending.size || !consumer) return;
+    if (this.closed || !this.pending.size || !consumer) return;
     const offsets = [...this.pending].map(([partition, offset]) => ({ topic: this.topic, partition, offset }));
     this.pending.clear();
     try {

@@ -24,6 +24,8 @@ export class KafkaSubscription implements Subscription {
   /** Per partition: the last delivery queued, and the offset up to which this member has settled. */
   private readonly tails = new Map<number, Promise<void>>();
   private readonly settledUpTo = new Map<number, bigint>();
+  /** Per partition: offsets handed over and not settled yet (late acks): the committed offset stays at the lowest. */
+  private readonly unsettled = new Map<number, Set<bigint>>();
   private readonly offsets: OffsetCommitter;
   /** The latest batch's heartbeat, for the keep-alive timer. */
   private heartbeat: (() => Promise<void>) | undefined;
@@ -75,6 +77,8 @@ export class KafkaSubscription implements Subscription {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
     clearInterval(this.keepAliveTimer);
     await this.offsets.flush();
+    // A late ack from now on is not committed: that message is delivered again (at least once).
+    this.offsets.close();
     await consumer?.disconnect();
   }
 
@@ -103,10 +107,18 @@ export class KafkaSubscription implements Subscription {
     return run;
   }
 
+  /**
+   * Commits up to the lowest delivery of the partition still unsettled (a late ack may settle a message
+   * after a later one was acked or dead-lettered), else past everything settled.
+   */
   private settle(partition: number, offset: string): void {
-    const next = BigInt(offset) + 1n;
-    if (next > (this.settledUpTo.get(partition) ?? -1n)) this.settledUpTo.set(partition, next);
-    this.offsets.add(partition, next);
+    const settled = BigInt(offset);
+    const open = this.unsettled.get(partition);
+    open?.delete(settled);
+    if (settled + 1n > (this.settledUpTo.get(partition) ?? -1n)) this.settledUpTo.set(partition, settled + 1n);
+    let lowest: bigint | undefined;
+    for (const pending of open ?? []) if (lowest === undefined || pending < lowest) lowest = pending;
+    this.offsets.add(partition, lowest ?? this.settledUpTo.get(partition)!);
   }
 
   /** kafkajs restarts after retriable failures itself; after any other crash the member is rebuilt. */
@@ -128,6 +140,9 @@ export class KafkaSubscription implements Subscription {
   private async handle({ partition, message, heartbeat }: EachMessagePayload): Promise<void> {
     if (this.stopping) return; // not committed: whoever consumes next gets it
     this.heartbeat = heartbeat;
+    let open = this.unsettled.get(partition);
+    if (!open) this.unsettled.set(partition, (open = new Set()));
+    open.add(BigInt(message.offset));
     const commit = async (): Promise<void> => this.settle(partition, message.offset);
     for (let attempt = 1; !this.stopping; attempt++) {
       let retryAfter: number | undefined;

@@ -17,7 +17,7 @@ import { enqueue, queueInserts } from './enqueue.js';
 import { groupLag } from './lag.js';
 import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic } from './provision.js';
 import { readQueueLimits } from './queue-settings.js';
-import { Signal } from './signal.js';
+import { Signal } from '../../core/signal.js';
 import { CHANNEL, INSERT_CHUNK, redeliveryQueue, type Wake, type WireRow } from './wire.js';
 import { OpenSubscriptions } from '../subscriptions.js';
 
@@ -47,7 +47,7 @@ const reclaimed = new WeakSet<Database>();
  */
 export class PostgresBroker implements BrokerAdapter {
   /** Queue retries are the broker's (a visibility time in the row); topic retries hold the key's lane in process, so false. */
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: false, durable: true, topicHistory: true, lateAck: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly pollMs: number;
   private readonly leaseMs: number;

@@ -6,7 +6,7 @@ import { claimQueue, renewLeases, type QueueRow } from './claim-queue.js';
 import type { QueueLimits } from './queue-settings.js';
 import type { AckBatch } from './ack-batch.js';
 import { deadLetterQueued, releaseQueued, retryQueued } from './settle-queue.js';
-import type { Signal } from './signal.js';
+import type { Signal } from '../../core/signal.js';
 
 export interface LoopContext {
   readonly db: Database;

@@ -6,7 +6,7 @@ import { enqueue } from './enqueue.js';
 import { advance, forgetEnded, type CommitCursor, type SnapshotInfo } from '../../store/commit-cursor.js';
 import { countTopicAttempt, readPartition, uncountTopicAttempt, type TopicRow } from './read-partition.js';
 import { savePosition } from './save-position.js';
-import { Signal } from './signal.js';
+import { Signal } from '../../core/signal.js';
 import { trimTopic } from './trim-topic.js';
 
 export interface TopicContext extends LoopContext {
@@ -152,7 +152,11 @@ class PartitionReader {
     if (!this.pending.length) this.unsaved = cursor;
   }
 
-  /** Kafka's semantics: a retried row holds its key's lane, in process, until it settles. */
+  /**
+   * Kafka's semantics: a retried row holds its key's lane, in process, until it settles. A row counts
+   * as settled when it is acknowledged or dead-lettered, which may come after `deliver` resolved (a late
+   * ack, capabilities.lateAck): the lane moves on meanwhile, and the saved position waits for it.
+   */
   private async deliverUntilSettled(row: TopicRow, entry: Entry): Promise<void> {
     // Stopping (or the partition lost): a row queued behind its key must not overtake one left unsettled.
     if (!this.context.running() || this.lost) return;
@@ -161,17 +165,21 @@ class PartitionReader {
     for (let attempt = row.attempt; ; ) {
       let retryAfter: number | undefined;
       try {
-        await this.context.deliver(this.delivery(row, attempt, (delayMs) => void (retryAfter = delayMs)));
+        await this.context.deliver(this.delivery(row, entry, attempt, (delayMs) => void (retryAfter = delayMs)));
       } catch (error) {
         // A settlement that could not be written (database gone): try the row again later.
         this.context.onError(error, `delivering from ${this.context.topic}`);
         retryAfter = this.context.pollMs;
       }
-      if (retryAfter === undefined) break;
+      if (retryAfter === undefined) return;
       // Stopping mid-pause leaves the row unsettled: the group's next consumer gets it again.
       if (!(await this.pause(retryAfter)) || this.lost) return;
       attempt = await countTopicAttempt(this.context.db, at).catch(() => attempt + 1);
     }
+  }
+
+  private settle(entry: Entry): void {
+    if (entry.settled) return;
     entry.settled = true;
     // Shrink the window before waking the reader, or it would wake to a full window and sleep on.
     while (this.pending[0]?.settled) this.unsaved = this.pending.shift()!.after;
@@ -189,18 +197,20 @@ class PartitionReader {
     return result && this.context.running();
   }
 
-  private delivery(row: TopicRow, attempt: number, retry: (delayMs: number) => void): Delivery {
+  private delivery(row: TopicRow, entry: Entry, attempt: number, retry: (delayMs: number) => void): Delivery {
     return {
       headers: row.headers,
       body: row.body,
       attempt,
       ...(row.key !== undefined ? { key: row.key } : {}),
-      ack: async () => undefined,
+      ack: async () => this.settle(entry),
       retry: async (delayMs) => retry(delayMs),
       deadLetter: async (info) => {
-        if (this.context.deadLetter === null) return;
-        const moved = { headers: { ...row.headers, ...deadLetterHeaders(info) }, body: row.body, ...(row.key !== undefined ? { key: row.key } : {}) };
-        await this.context.db.transaction((tx) => enqueue(tx, this.context.deadLetter!, [moved]));
+        if (this.context.deadLetter !== null) {
+          const moved = { headers: { ...row.headers, ...deadLetterHeaders(info) }, body: row.body, ...(row.key !== undefined ? { key: row.key } : {}) };
+          await this.context.db.transaction((tx) => enqueue(tx, this.context.deadLetter!, [moved]));
+        }
+        this.settle(entry);
       },
     };
   }

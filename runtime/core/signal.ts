@@ -1,5 +1,6 @@
 /**
- * A wake-up for one consumer loop: NOTIFY, a settled delivery or a retry timer calls `wake`; the loop
+ * A wake-up for one waiting loop (a consumer, the outbox relay, a stream runner under back-pressure):
+ * NOTIFY, a settled delivery or a commit calls `wake`; the loop
  * `wait`s at most the poll interval (the fallback when a notification is lost). A wake that comes while
  * the loop is busy is remembered, so the loop never sleeps through news that arrived mid-query.
  */
