@@ -59,6 +59,26 @@ export async function recordInInbox(tx: Queryable, consumer: string, messageId: 
   return affectedRows === 1;
 }
 
+/**
+ * Records every id of `messageIds` in `consumer`'s inbox, in the transaction that applies them; returns
+ * the ids that were not there yet (the others are redeliveries).
+ */
+export async function recordAllInInbox(tx: Queryable, consumer: string, messageIds: readonly string[]): Promise<Set<string>> {
+  if (!messageIds.length) return new Set();
+  const { rows } = await tx.query<{ message_id: string }>(
+    'insert into edaflow_inbox (consumer, message_id) select $1, id from unnest($2::text[]) as ids (id) on conflict do nothing returning message_id',
+    [consumer, messageIds],
+  );
+  return new Set(rows.map((row) => row.message_id));
+}
+
+/** The ids of `messageIds` already in `consumer`'s inbox. */
+export async function inInbox(db: Queryable, consumer: string, messageIds: readonly string[]): Promise<Set<string>> {
+  if (!messageIds.length) return new Set();
+  const { rows } = await db.query<{ message_id: string }>('select message_id from edaflow_inbox where consumer = $1 and message_id = any($2::text[])', [consumer, messageIds]);
+  return new Set(rows.map((row) => row.message_id));
+}
+
 /** Counts one more applied message on a topic-fed projection's checkpoint (it has no global position). */
 export async function countApplied(tx: Queryable, name: string): Promise<void> {
   await tx.query(

@@ -1,4 +1,5 @@
 import type { BrokerAdapter, Subscription } from '../brokers/adapter.js';
+import { Signal } from '../core/signal.js';
 import type { Envelope } from '../envelope/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
 import type { MessageCatalog } from '../messages/catalog.js';
@@ -7,16 +8,18 @@ import type { ConsumerPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outbox } from '../outbox/index.js';
-import { pruneInbox, recordInInbox } from '../projections/checkpoint.js';
+import { lateSettlement, type LateSettlement } from '../pipeline/consumer.js';
+import { inInbox, pruneInbox, recordAllInInbox } from '../projections/checkpoint.js';
 import type { Database } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/leases.js';
 import type { StreamMetrics } from './metrics.js';
 import type { StreamModel } from './model.js';
 import { createProcessor, type StreamProcessor } from './processor.js';
+import { StepBatch, stepsDone, type BatchEntry } from './batch.js';
 import type { StepResult } from './record.js';
 import { loadSnapshot } from './store/load-snapshot.js';
 import { lockTask } from './store/lock-task.js';
-import { saveStep } from './store/save-step.js';
+import { saveSteps } from './store/save-steps.js';
 import { takeOverTask } from './store/take-over-task.js';
 
 export interface StreamRunnerOptions {
@@ -41,9 +44,23 @@ interface Holding {
   readonly epoch: number;
   processor: StreamProcessor;
   subscriptions: Subscription[];
+  /** Group commit: messages stepped since the last commit began, not written yet. */
+  open: StepBatch | undefined;
+  /** The commit in flight. */
+  flushing: Promise<void> | undefined;
+  /** Batches whose commit failed, waiting to be stepped again on state reloaded from the database. */
+  readonly failed: StepBatch[];
+  /** Ids of the messages in the batches above: a message delivered twice before its commit is a duplicate. */
+  readonly uncommitted: Set<string>;
 }
 
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** Messages stepped ahead of the commit in flight before the inputs wait (bounds memory and a commit's size). */
+const MAX_UNCOMMITTED = 500;
+const RECOVERY_RETRY_MS = 1_000;
+
+/** A redelivered message found in a batch only as it was written: the batch is stepped again without it. */
+class RedeliveredInBatch extends Error {}
 
 /** The inbox consumer name of a stream (a stream's inbox never mixes with a projection's). */
 export function streamInbox(stream: string): string {
@@ -52,13 +69,16 @@ export function streamInbox(stream: string): string {
 
 /**
  * Runs one stream durably, in one process at a time: the process holding the stream's lease consumes
- * its input topics (through the one consumer pipeline) and handles one message at a time. Each message
- * is one transaction: the task row locked and its epoch checked (a process that lost the lease commits
- * nothing), the inbox row (a redelivery changes nothing twice), the processor's step, the state's
- * difference and the outputs written through the outbox. A crash before the commit leaves everything
- * as it was and the broker redelivers; the replay makes the same outputs with the same ids. Another
- * process tries for the lease every third of its time to live and takes over when the holder stops
- * renewing it.
+ * its input topics (through the one consumer pipeline) and steps one message at a time, in arrival
+ * order. A transaction writes what messages did: the task row locked and its epoch checked (a process
+ * that lost the lease commits nothing), their inbox rows (a redelivery changes nothing twice), the
+ * state's difference, the counters and the outputs through the outbox. On a broker that takes late
+ * acknowledgements (Kafka, postgres) that transaction is a group commit: messages are stepped while the
+ * previous commit runs and acknowledged once theirs has committed, as Kafka Streams commits a task; on
+ * the others each message is its own transaction. A crash before a commit leaves everything as it was
+ * and the broker redelivers; the replay makes the same outputs with the same ids. A failed commit
+ * rebuilds the state from the database and steps the uncommitted messages again. Another process tries
+ * for the lease every third of its time to live and takes over when the holder stops renewing it.
  */
 export class StreamRunner {
   private holding: Holding | undefined;
@@ -66,6 +86,8 @@ export class StreamRunner {
   private timer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Woken when a commit ends or a rebuild is done: inputs waiting for room look again. */
+  private readonly progress = new Signal();
   private stopped = false;
   private readonly log: Logger;
   readonly name: string;
@@ -118,7 +140,7 @@ export class StreamRunner {
     try {
       const epoch = await takeOverTask(options.database, this.name, options.owner);
       const processor = createProcessor(options.model, await loadSnapshot(options.database, this.name));
-      const holding: Holding = { lease, epoch, processor, subscriptions: [] };
+      const holding: Holding = { lease, epoch, processor, subscriptions: [], open: undefined, flushing: undefined, failed: [], uncommitted: new Set() };
       this.holding = holding;
       options.streamMetrics?.buffered.set({ stream: this.name }, processor.buffered);
       for (const consumer of options.consumers) holding.subscriptions.push(await this.subscribe(consumer));
@@ -138,18 +160,37 @@ export class StreamRunner {
       catalog: this.options.catalog,
       logger: this.options.logger,
       ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-      handle: (envelope) => this.serialized(() => this.handle(consumer.destination.name, envelope)),
+      handle: broker.capabilities.lateAck
+        ? (envelope, { signal }) => this.handleInBatch(consumer.destination.name, envelope, signal)
+        : (envelope) => this.serialized(() => this.handleAlone(consumer.destination.name, envelope)),
     });
   }
 
-  /** Stops consuming (waiting for the message in hand) and forgets the state; gives the lease up when asked. */
+  /**
+   * Stops consuming and forgets the state; gives the lease up when asked. What was stepped is committed
+   * first (and acknowledged) while the inputs still run; what arrives meanwhile is not acknowledged, so
+   * the broker delivers it again to whoever runs the stream next.
+   */
   private async release(giveUpLease: boolean): Promise<void> {
     const holding = this.holding;
     if (!holding) return;
     this.holding = undefined;
+    await this.drain(holding);
     await Promise.all(holding.subscriptions.map((subscription) => subscription.stop().catch((error: unknown) => this.log.warn({ err: error }, 'stopping a stream input failed'))));
     await this.queue.catch(() => undefined);
+    await this.drain(holding);
     if (giveUpLease) await holding.lease.release().catch(() => undefined);
+  }
+
+  /** Commits the open batch, unless a commit failed: then everything uncommitted stays unacknowledged. */
+  private async drain(holding: Holding): Promise<void> {
+    await holding.flushing;
+    if (holding.open && !holding.failed.length) this.kick(holding);
+    await holding.flushing;
+    const left = [...holding.failed.splice(0), ...(holding.open ? [holding.open] : [])];
+    holding.open = undefined;
+    for (const batch of left) batch.fail(new EdaflowError('EDA_STREAM_FENCED', `stream ${this.name} stopped here before these messages were committed`));
+    holding.uncommitted.clear();
   }
 
   /** One message at a time: the inputs of a stream share its state. */
@@ -159,30 +200,144 @@ export class StreamRunner {
     return next;
   }
 
-  private async handle(topic: string, envelope: Envelope): Promise<void> {
-    const holding = this.holding;
-    if (!holding) throw new EdaflowError('EDA_STREAM_FENCED', `stream ${this.name} is not running in this process`);
+  /** One message, one transaction (a broker without late acknowledgements). */
+  private async handleAlone(topic: string, envelope: Envelope): Promise<void> {
+    const holding = this.current();
     const { database, outbox } = this.options;
-    let result: StepResult | 'duplicate' | undefined;
+    let entry: BatchEntry;
     try {
-      result = await database.transaction(async (tx) => {
+      entry = await database.transaction(async (tx) => {
         await lockTask(tx, this.name, holding.epoch);
-        if (!(await recordInInbox(tx, streamInbox(this.name), envelope.id))) {
-          await saveStep(tx, this.name, topic, { streamTime: holding.processor.streamTime, added: [], matched: [], removed: [], dropped: 'duplicate', emitted: 0 });
-          return 'duplicate' as const;
+        if (!(await recordAllInInbox(tx, streamInbox(this.name), [envelope.id])).size) {
+          await saveSteps(tx, this.name, stepsDone([{ topic, envelope, duplicate: true }]));
+          return { topic, envelope, duplicate: true as const };
         }
-        const step = await holding.processor.step(envelope);
-        const outputs = this.publishable(step.outputs);
-        await saveStep(tx, this.name, topic, { ...step, emitted: outputs.length });
-        await outbox.write(tx, outputs);
-        return { ...step, outputs };
+        const taken = await this.step(holding, topic, envelope);
+        await saveSteps(tx, this.name, stepsDone([taken]));
+        await outbox.write(tx, taken.result.outputs);
+        return taken;
       });
     } catch (error) {
       // The processor may have moved past what was committed: rebuild it from the database.
       await this.reload(holding, error);
       throw error;
     }
-    this.observe(envelope, result);
+    this.observe(entry);
+  }
+
+  /**
+   * Group commit: steps the message now and answers with a promise of its commit, which the pipeline
+   * acknowledges on. Waits first while too many messages are uncommitted, or a failed commit is being
+   * rebuilt (outside the queue, which the rebuild needs).
+   */
+  private async handleInBatch(topic: string, envelope: Envelope, signal: AbortSignal): Promise<LateSettlement> {
+    for (;;) {
+      const holding = this.current();
+      const uncommitted = (holding.open?.size ?? 0) + holding.failed.reduce((sum, batch) => sum + batch.size, 0);
+      if (uncommitted < MAX_UNCOMMITTED && !holding.failed.length) break;
+      this.progress.reset();
+      await this.progress.wait(RECOVERY_RETRY_MS);
+      if (signal.aborted) throw signal.reason;
+    }
+    return this.serialized(async () => {
+      const holding = this.current();
+      const batch = (holding.open ??= new StepBatch());
+      if (holding.uncommitted.has(envelope.id)) {
+        batch.entries.push({ topic, envelope, duplicate: true });
+      } else {
+        // A step that throws changed nothing: the pipeline retries or dead-letters the message alone.
+        batch.entries.push(await this.step(holding, topic, envelope));
+        holding.uncommitted.add(envelope.id);
+      }
+      this.kick(holding);
+      return lateSettlement(batch.committed);
+    });
+  }
+
+  private current(): Holding {
+    const holding = this.holding;
+    if (!holding) throw new EdaflowError('EDA_STREAM_FENCED', `stream ${this.name} is not running in this process`);
+    return holding;
+  }
+
+  private async step(holding: Holding, topic: string, envelope: Envelope): Promise<BatchEntry & { readonly result: StepResult }> {
+    const step = await holding.processor.step(envelope);
+    return { topic, envelope, result: { ...step, outputs: this.publishable(step.outputs) } };
+  }
+
+  /** Starts committing the open batch unless a commit is in flight (its end starts the next) or failed. */
+  private kick(holding: Holding): void {
+    if (holding.flushing || !holding.open || holding.failed.length) return;
+    const batch = holding.open;
+    holding.open = undefined;
+    holding.flushing = this.commit(holding, batch).finally(() => {
+      holding.flushing = undefined;
+      this.progress.wake();
+      this.kick(holding);
+    });
+  }
+
+  private async commit(holding: Holding, batch: StepBatch): Promise<void> {
+    const { database, outbox } = this.options;
+    try {
+      await database.transaction(async (tx) => {
+        await lockTask(tx, this.name, holding.epoch);
+        const stepped = batch.entries.filter((entry): entry is BatchEntry & { result: StepResult } => 'result' in entry);
+        const recorded = await recordAllInInbox(tx, streamInbox(this.name), stepped.map((entry) => entry.envelope.id));
+        if (recorded.size < stepped.length) throw new RedeliveredInBatch();
+        await saveSteps(tx, this.name, stepsDone(batch.entries));
+        await outbox.write(tx, stepped.flatMap((entry) => entry.result.outputs));
+      });
+    } catch (error) {
+      holding.failed.push(batch);
+      if (isEdaflowError(error, 'EDA_STREAM_FENCED')) {
+        this.log.warn({ err: error }, 'stream taken over by another process; stopping here');
+        void this.release(false);
+      } else {
+        if (!(error instanceof RedeliveredInBatch)) this.log.warn({ err: error, messages: batch.size }, 'stream commit failed: stepping its messages again on the committed state');
+        void this.serialized(() => this.rebuild(holding));
+      }
+      return;
+    }
+    for (const entry of batch.entries) {
+      holding.uncommitted.delete(entry.envelope.id);
+      this.observe(entry);
+    }
+    batch.done();
+  }
+
+  /**
+   * After a failed commit: reloads the state from the database, then steps the uncommitted messages
+   * again in their order, as redeliveries where the inbox has them (a batch that met a redelivery) or an
+   * earlier entry does; their pipelines acknowledge when the rebuilt batch commits.
+   */
+  private async rebuild(holding: Holding): Promise<void> {
+    if (this.holding !== holding) return;
+    const batches = [...holding.failed, ...(holding.open ? [holding.open] : [])];
+    try {
+      const entries = batches.flatMap((batch) => batch.entries);
+      const processor = createProcessor(this.options.model, await loadSnapshot(this.options.database, this.name));
+      const committed = await inInbox(this.options.database, streamInbox(this.name), entries.map((entry) => entry.envelope.id));
+      holding.processor = processor;
+      const rebuilt = new StepBatch();
+      const seen = new Set<string>();
+      for (const { topic, envelope } of entries) {
+        if (committed.has(envelope.id) || seen.has(envelope.id)) rebuilt.entries.push({ topic, envelope, duplicate: true });
+        else rebuilt.entries.push(await this.step(holding, topic, envelope));
+        seen.add(envelope.id);
+      }
+      for (const batch of batches) batch.follow(rebuilt);
+      holding.failed.length = 0;
+      holding.open = rebuilt;
+      holding.uncommitted.clear();
+      for (const id of seen) if (!committed.has(id)) holding.uncommitted.add(id);
+      this.kick(holding);
+    } catch (error) {
+      this.log.error({ err: error }, 'stream state could not be rebuilt; trying again');
+      setTimeout(() => void this.serialized(() => this.rebuild(holding)), RECOVERY_RETRY_MS).unref();
+    } finally {
+      this.progress.wake();
+    }
   }
 
   private async reload(holding: Holding, error: unknown): Promise<void> {
@@ -211,11 +366,15 @@ export class StreamRunner {
     });
   }
 
-  private observe(envelope: Envelope, result: StepResult | 'duplicate'): void {
+  private observe(entry: BatchEntry): void {
     const metrics = this.options.streamMetrics;
-    const outcome = result === 'duplicate' ? 'duplicate' : (result.dropped ?? 'kept');
-    metrics?.records.inc({ stream: this.name, outcome });
-    if (result === 'duplicate') return;
+    const { envelope } = entry;
+    if ('duplicate' in entry) {
+      metrics?.records.inc({ stream: this.name, outcome: 'duplicate' });
+      return;
+    }
+    const { result } = entry;
+    metrics?.records.inc({ stream: this.name, outcome: result.dropped ?? 'kept' });
     if (result.outputs.length) metrics?.outputs.inc({ stream: this.name }, result.outputs.length);
     if (this.holding) metrics?.buffered.set({ stream: this.name }, this.holding.processor.buffered);
     if (result.dropped === 'late') this.log.info({ id: envelope.id, type: envelope.type, time: envelope.time, streamTime: new Date(result.streamTime!).toISOString() }, 'late record dropped');
