@@ -83,8 +83,10 @@ describe.each([1, 2])('saga crash: %i runtime process(es), killed with SIGKILL a
     try {
       // Each kill counts when it interrupts sagas in flight (some not yet final). One process at a time
       // is killed and restarted; with two, the other keeps working meanwhile.
+      // Lives of 50–300 ms (after a start-up of a second or more): short enough that the sagas are still
+      // in flight after KILLS kills on a fast, idle machine (with 450 ms lives, 15 kills once saw them all final).
       for (let round = 0; finalAtKill.filter((final) => final < SAGAS).length < KILLS && round < 3 * KILLS; round++) {
-        await pause(50 + Math.random() * 450);
+        await pause(50 + Math.random() * 250);
         const final = await finalCount();
         const victim = Math.floor(Math.random() * runners.length);
         await kill(runners[victim]!);
