@@ -63,7 +63,8 @@ export interface BrokerCapabilities {
    * Whether a delivery may be acknowledged after `deliver` resolved: the adapter goes on delivering
    * (the next message of the same key too, within `prefetch`), the position it saves never passes a
    * delivery still unsettled (whatever was settled after it), and a delivery never settled is delivered
-   * again once the subscription stops. A consumer that commits many messages in one transaction (the
+   * again once the subscription stops (on NATS at once, or after ack_wait when the handed-back message
+   * met the closing pull request). A consumer that commits many messages in one transaction (the
    * stream runner) needs it; without it, one transaction per message.
    */
   readonly lateAck: boolean;

@@ -33,7 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * per-key order comes from one consumer per group and keyed lanes.
  */
 export class NatsBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: true, lateAck: false } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: true, lateAck: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
   private readonly subscriptions = new OpenSubscriptions();

@@ -19,7 +19,7 @@ import { OpenSubscriptions } from './subscriptions.js';
  * broker); dead letters go to quorum queues with publisher confirms. See ./rabbitmq/ for each concern.
  */
 export class RabbitBroker implements BrokerAdapter {
-  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: false, lateAck: false } as const;
+  readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: false, lateAck: true } as const;
   readonly deadLetters: DeadLetterOperations;
   private readonly connection: RabbitConnection;
   private readonly publisher: ConfirmPublisher;

@@ -70,6 +70,8 @@ export class NatsSubscription implements Subscription {
   private readonly held = new Map<number, Deferred>();
   /** Fetched and not yet settled: told `working()` so the server does not redeliver them while they queue. */
   private readonly inProgress = new Set<JsMsg>();
+  /** Delivered and waiting for a late ack: how to hand each back (nak) if the subscription stops first. */
+  private readonly lateAcks = new Map<JsMsg, () => Promise<void>>();
   private readonly lanes: KeyedLanes;
   private readonly roomFreed = new Signal();
   private readonly messagesQueued = new Signal();
@@ -97,6 +99,8 @@ export class NatsSubscription implements Subscription {
     this.held.clear();
     await Promise.all(this.loops);
     await this.lanes.idle();
+    // Never acknowledged: back to the server now, for the next consumer, rather than after ack_wait.
+    await Promise.all([...this.lateAcks.values()].map((handBack) => handBack()));
     clearInterval(this.heartbeat);
   }
 
@@ -187,6 +191,7 @@ export class NatsSubscription implements Subscription {
     const settle = async (how: () => void | Promise<unknown>): Promise<void> => {
       if (settled) return;
       settled = true;
+      this.lateAcks.delete(message);
       await this.release(message, how);
     };
     const retry = async (delayMs: number): Promise<void> => {
@@ -214,8 +219,11 @@ export class NatsSubscription implements Subscription {
       await this.context.deliver(delivery);
     } catch (error) {
       logger.error({ group: request.group, error: (error as Error).message }, 'delivery failed outside the pipeline; redelivering');
+      if (!settled) await retry(1_000);
+      return retried;
     }
-    if (!settled) await retry(1_000);
+    // Not settled yet: a late ack (capabilities.lateAck) comes later, or stop() hands the message back.
+    if (!settled) this.lateAcks.set(message, () => settle(() => message.nak()));
     return retried;
   }
 
