@@ -49,7 +49,7 @@ afterAll(async () => {
 describe('sqs broker', () => {
   it('declares that it has no topics and refuses them with EDA_TOPIC_ON_SQS', async () => {
     const adapter = await broker();
-    expect(adapter.capabilities).toEqual({ headerPrefix: 'ce-', topics: false, brokerDelayedRetry: true, durable: true, topicHistory: true });
+    expect(adapter.capabilities).toEqual({ headerPrefix: 'ce-', topics: false, brokerDelayedRetry: true, durable: true, topicHistory: true, lateAck: false });
     const topic: DestinationRef = { kind: 'topic', name: uniqueName('topic') };
     const refused = (error: unknown): boolean => isEdaflowError(error, 'EDA_TOPIC_ON_SQS');
     await expect(adapter.provision({ topics: [{ name: topic.name, partitions: 1 }], queues: [], groups: [] }).catch(refused)).resolves.toBe(true);
