@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import handlers from '../../../definitions/handlers/index.js';
 import type { BrokerAdapter, Subscription } from '../../../runtime/brokers/adapter.js';
 import { createBroker } from '../../../runtime/brokers/index.js';
 import type { Definitions, RetryPolicy } from '../../../runtime/definitions/index.js';
 import { decode, type Envelope } from '../../../runtime/envelope/index.js';
-import type { HandlerFunctions } from '../../../runtime/host/handlers-module.js';
 import { planMessaging } from '../../../runtime/messaging/index.js';
 import { showInstance } from '../../../runtime/sagas/index.js';
 import type { Database } from '../../../runtime/store/database.js';
 import { openTestPostgres } from '../../conformance/adapters/postgres.js';
 import { ensureServers } from '../../servers/servers.mjs';
 import { exampleOnBroker, newRun, removeRunDestinations, type ExampleBroker } from './brokers-support.js';
-import { createOrder, eventually, instanceOf, logger, startStack, type Stack } from './support.js';
+import { createOrder, eventually, exampleFunctions, instanceOf, logger, startStack, type Stack } from './support.js';
 
 // The example's OrderFulfillment saga with its topics and its queue on each external broker (the
 // README's brokers file), the database on PostgreSQL: the saga reads OrderCreated, InventoryReserved and
@@ -20,7 +18,9 @@ import { createOrder, eventually, instanceOf, logger, startStack, type Stack } f
 // process: its observer is the runtime's own adapter. SQS is not here: it has no topics (no
 // publish/subscribe), so the example, whose events all travel on topics, cannot run on it.
 
-const functions = handlers as unknown as HandlerFunctions;
+/** Orders whose shipping system never answers (their `ship` step times out). */
+const silentShipping = new Set<string>();
+const functions = exampleFunctions(silentShipping);
 const NO_RETRY: RetryPolicy = { attempts: 1, backoff: 'fixed', delayMs: 0, maxDelayMs: 0, jitter: false };
 
 describe.each(['rabbitmq', 'nats', 'kafka', 'memory'] as const satisfies readonly ExampleBroker[])('OrderFulfillment on %s (database on PostgreSQL)', (broker) => {
@@ -114,4 +114,29 @@ describe.each(['rabbitmq', 'nats', 'kafka', 'memory'] as const satisfies readonl
     expect(seen('payments', 'PaymentRefunded', order)).toBe(false);
     expect(await orderEvents(order)).toEqual(['OrderCreated']);
   }, 60_000);
+
+  it('a shipment timeout fires after a restart that spanned its due time, and compensates', async () => {
+    const order = `${run}-late`;
+    silentShipping.add(order);
+    await createOrder(stack!, order);
+    const waiting = await eventually(async () => {
+      const instance = await instanceOf(database, 'OrderFulfillment', order);
+      return instance?.state === 'ship' ? instance : undefined;
+    }, 30_000);
+    await stack!.stop();
+    stack = undefined;
+    // While no process runs, the 15-minute timeout falls due.
+    const moved = await database.query("update edaflow_saga_timers set fire_at = now() - interval '1 second' where instance_id = $1 and name = 'ship.timeout'", [waiting.id]);
+    expect(moved.affectedRows).toBe(1);
+    if (broker === 'memory') subscriptions.length = 0; // stopped with the process's broker
+    stack = await startStack(definitions!, database, functions);
+    const failed = await eventually(status(order, 'failed'), 40_000);
+    const saga = failed.context['$saga'] as { failure: { step: string; reason: string }; compensated: string[] };
+    expect(saga.failure).toEqual({ step: 'ship', reason: 'step ship timed out after 15m' });
+    expect(saga.compensated).toEqual(['chargePayment', 'reserveInventory']);
+    const detail = await showInstance(database, failed.id);
+    expect(detail.activities.map((activity) => [activity.key, activity.status])).toEqual([[`${failed.id}:chargePayment`, 'done'], [`${failed.id}:chargePayment:compensate`, 'done']]);
+    // The ReleaseInventory it sent was handled over the broker (the memory broker's observer went with the stopped process).
+    if (broker !== 'memory') await eventually(async () => (seen('inventory', 'InventoryReleased', order) ? true : undefined), 30_000);
+  }, 90_000);
 });

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import handlers from '../../../definitions/handlers/index.js';
 import type { Definitions } from '../../../runtime/definitions/index.js';
-import type { HandlerFunctions } from '../../../runtime/host/handlers-module.js';
 import { showInstance } from '../../../runtime/sagas/index.js';
 import type { Database } from '../../../runtime/store/database.js';
 import { openTestEmbedded, openTestPostgres } from '../../conformance/adapters/postgres.js';
-import { createOrder, eventually, exampleDefinitions, instanceOf, startStack, type Stack } from './support.js';
+import { createOrder, eventually, exampleDefinitions, exampleFunctions, instanceOf, startStack, type Stack } from './support.js';
 
 // The example's OrderFulfillment saga, durable, on the postgres broker with PostgreSQL and with the
 // embedded database (the default): the real
@@ -14,13 +12,7 @@ import { createOrder, eventually, exampleDefinitions, instanceOf, startStack, ty
 
 /** Orders whose shipping system never answers (their `ship` step times out). */
 const silentShipping = new Set<string>();
-const functions: HandlerFunctions = {
-  ...(handlers as unknown as HandlerFunctions),
-  createShipment: (async (message: { data: { orderId: string } }, context: unknown) => {
-    if (silentShipping.has(message.data.orderId)) return;
-    await (handlers.createShipment as (m: unknown, c: unknown) => Promise<void>)(message, context);
-  }) as unknown as HandlerFunctions[string],
-};
+const functions = exampleFunctions(silentShipping);
 
 describe.each(['postgres', 'embedded'] as const)('OrderFulfillment, durable (postgres broker on %s)', (kind) => {
   let definitions: Definitions;

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions, memoryFileSystem } from '../../../runtime/definitions/index.js';
-import { createEnvelope } from '../../../runtime/envelope/index.js';
 import type { HandlerFunctions } from '../../../runtime/host/handlers-module.js';
 import { MemoryDedupStore } from '../../../runtime/idempotency/dedup.js';
 import { startMessaging, type Messaging } from '../../../runtime/messaging/index.js';

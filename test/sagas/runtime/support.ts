@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import handlers from '../../../definitions/handlers/index.js';
 import { createCommandBus, type CommandBus } from '../../../runtime/aggregates/index.js';
 import type { BrokerAdapter } from '../../../runtime/brokers/adapter.js';
 import { loadDefinitions, type Definitions } from '../../../runtime/definitions/index.js';
@@ -14,6 +15,17 @@ import { startSagas, type SagaRuntimeOptions } from '../../../runtime/sagas/inde
 import type { Database } from '../../../runtime/store/database.js';
 
 export const EXAMPLE_DIR = resolve(import.meta.dirname, '..', '..', '..', 'definitions');
+
+/** The example's handlers, except that `createShipment` never answers for the orders in `silent` (their `ship` step times out). */
+export function exampleFunctions(silent: ReadonlySet<string> = new Set()): HandlerFunctions {
+  const createShipment = handlers.createShipment as (message: unknown, context: unknown) => Promise<void>;
+  return {
+    ...(handlers as unknown as HandlerFunctions),
+    createShipment: (async (message: { data: { orderId: string } }, context: unknown) => {
+      if (!silent.has(message.data.orderId)) await createShipment(message, context);
+    }) as unknown as HandlerFunctions[string],
+  };
+}
 export const logger = createLogger({ level: process.env['EDAFLOW_LOG_LEVEL'] ?? 'silent' });
 
 export async function exampleDefinitions(): Promise<Definitions> {
