@@ -16,6 +16,17 @@ function moduleOf(name: string): string {
   return join(dir, file);
 }
 
+/** `step` within `ms`, or a failure naming it: a hang says where instead of running into the test's timeout. */
+async function within<T>(ms: number, step: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${step} did not finish within ${ms / 1000} s`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The crash case of the conformance suite: a consumer process killed with SIGKILL while it holds
  * unacknowledged messages loses none of them; they are redelivered to the next consumer of its group.
@@ -27,8 +38,8 @@ describe.each(ADAPTERS)('broker conformance, crash: $name', (underTest) => {
 
   it('redelivers what a consumer killed with SIGKILL held unacknowledged: nothing is lost', async () => {
     const share = `${RUN}_${underTest.name.replace(/\W+/g, '_')}`;
-    let adapter: BrokerAdapter = await underTest.create({ share, keep: true });
-    await adapter.connect();
+    let adapter: BrokerAdapter = await within(60_000, 'creating the adapter', underTest.create({ share, keep: true }));
+    await within(60_000, 'connecting', adapter.connect());
     if (!adapter.capabilities.durable) {
       // Declared, not skipped: an in-process broker loses everything with its process, by design.
       expect(adapter.capabilities.durable).toBe(false);
@@ -36,8 +47,8 @@ describe.each(ADAPTERS)('broker conformance, crash: $name', (underTest) => {
       return;
     }
     const destination: DestinationRef = { kind: 'queue', name: uniqueName('crash') };
-    await adapter.provision({ topics: [], queues: [{ name: destination.name, deadLetter: `${destination.name}.dlq`, maxDeliveries: 10 }], groups: [{ destination, group: 'workers', deadLetter: `${destination.name}.dlq`, retry: NO_RETRY }] });
-    await adapter.publish(destination, Array.from({ length: 6 }, (_, n) => ping(n)));
+    await within(60_000, 'provisioning', adapter.provision({ topics: [], queues: [{ name: destination.name, deadLetter: `${destination.name}.dlq`, maxDeliveries: 10 }], groups: [{ destination, group: 'workers', deadLetter: `${destination.name}.dlq`, retry: NO_RETRY }] }));
+    await within(60_000, 'publishing', adapter.publish(destination, Array.from({ length: 6 }, (_, n) => ping(n))));
     // The embedded database is opened by one process at a time: hand it over to the child.
     if (underTest.exclusive) await adapter.close();
     const record = join(mkdtempSync(join(tmpdir(), 'edaflow-crash-')), 'received');
@@ -50,20 +61,20 @@ describe.each(ADAPTERS)('broker conformance, crash: $name', (underTest) => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     if (underTest.exclusive) {
-      adapter = await underTest.create({ share });
-      await adapter.connect();
+      adapter = await within(60_000, 'creating the adapter again', underTest.create({ share }));
+      await within(60_000, 'connecting again', adapter.connect());
     }
     try {
-      const survivor = await consume(adapter, destination, 'workers');
+      const survivor = await within(60_000, 'subscribing the survivor', consume(adapter, destination, 'workers'));
       const handled = (): number[] => [...new Set(survivor.received.map((r) => (r.envelope.data as { n: number }).n))].sort((a, b) => a - b);
       await eventually(() => handled().length === 6, 120_000, () => `handled after the crash: ${handled().join(',')}; the killed process had started ${lines().join(',')}`);
       expect(handled()).toEqual([0, 1, 2, 3, 4, 5]);
       const heldByTheDead = lines().filter((line) => line !== 'subscribed').map(Number);
       const redelivered = survivor.received.filter((r) => heldByTheDead.includes((r.envelope.data as { n: number }).n));
       expect(redelivered.length).toBeGreaterThan(0);
-      await survivor.subscription.stop();
+      await within(60_000, 'stopping the survivor', survivor.subscription.stop());
     } finally {
-      await adapter.close();
+      await within(60_000, 'closing the adapter', adapter.close());
     }
   }, 300_000);
 });
