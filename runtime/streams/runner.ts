@@ -76,10 +76,10 @@ export function streamInbox(stream: string): string {
  * acknowledgements (Kafka, RabbitMQ, NATS, postgres) that transaction is a group commit: messages are
  * stepped while the previous commit runs and acknowledged once theirs has committed, as Kafka Streams
  * commits a task; on the others each message is its own transaction. A crash before a commit leaves
- * everything as it was
- * and the broker redelivers; the replay makes the same outputs with the same ids. A failed commit
- * rebuilds the state from the database and steps the uncommitted messages again. Another process tries
- * for the lease every third of its time to live and takes over when the holder stops renewing it.
+ * everything as it was and the broker redelivers; the replay makes the same outputs with the same ids.
+ * A failed commit rebuilds the state from the database and steps the uncommitted messages again.
+ * Another process tries for the lease every third of its time to live and takes over when the holder
+ * stops renewing it.
  */
 export class StreamRunner {
   private holding: Holding | undefined;
