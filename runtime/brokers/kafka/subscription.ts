@@ -156,8 +156,13 @@ export class KafkaSubscription implements Subscription {
       }));
       if (retryAfter === undefined) return;
       const rebalancing = await this.waitOutRetry(retryAfter, heartbeat);
-      // Thrown, not returned: kafkajs then leaves the offset unresolved and rejoins the group.
-      if (rebalancing) throw rebalancing;
+      if (rebalancing) {
+        // The partition's next owner delivers it again; kept here, a stale offset could later pull this
+        // member's commits back below what that owner committed.
+        open.delete(BigInt(message.offset));
+        // Thrown, not returned: kafkajs then leaves the offset unresolved and rejoins the group.
+        throw rebalancing;
+      }
     }
   }
 
