@@ -25,6 +25,7 @@ import { createConsumer } from '../runtime/pipeline/consumer.js';
 import { openDatabase } from '../runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
 import { Acks, chunks, payload, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
+import { formatTable, median } from './table.js';
 import * as kafkaRaw from './brokers/kafka.js';
 import * as natsRaw from './brokers/nats.js';
 import * as postgresRaw from './brokers/postgres.js';
@@ -220,7 +221,6 @@ async function provisionRetrying(adapter: BrokerAdapter, topology: Topology): Pr
   }
 }
 
-const median = (values: readonly number[]): number => (values.length ? [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]! : NaN);
 
 type Row = { edaflow: number; raw: number; ratio: number; messages: number; publish: { edaflow: number; raw: number }; runs: { edaflow: number[]; raw: number[] } } | { unavailable: string } | { failed: string };
 
@@ -288,14 +288,11 @@ const rows = Object.entries(results).map(([broker, row]) =>
     : 'failed' in row ? [broker, '', '', '', '', `FAILED: ${row.failed}`]
       : [broker, String(row.messages), String(row.edaflow), String(row.raw), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.publish.edaflow), String(row.publish.raw)],
 );
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === 5 && /^(unavailable|FAILED)/.test(row[i] ?? '') ? 0 : (row[i] ?? '').length))));
-const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
 console.log(`publish → consume → ack, batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}, median of ${RUNS} runs per side`);
 console.log('edaflow: CloudEvents envelopes in binary mode + the consumer pipeline (decode, ajv validation, upcast check, handler, ack);');
 console.log('raw: the client library with JSON.parse of each body. SQS runs fewer messages (ElasticMQ is slow).');
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
-console.log(line(header));
-for (const row of rows) console.log(line(row));
+console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(

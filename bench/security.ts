@@ -29,6 +29,7 @@ import { ensureServers } from '../test/servers/servers.mjs';
 import { chunks, payload } from './brokers/common.js';
 import * as kafkaRaw from './brokers/kafka.js';
 import * as rabbitmqRaw from './brokers/rabbitmq.js';
+import { formatTable, median } from './table.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 1_000);
@@ -190,7 +191,6 @@ async function openLane(benchCase: Case, adapter: BrokerAdapter, mode: Mode, nam
   };
 }
 
-const median = (values: readonly number[]): number => (values.length ? [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]! : NaN);
 
 type Row =
   | { broker: string; mode: Exclude<Mode, 'off'>; off: number; on: number; ratio: number; cpuMicrosPerMessage: { off: number; on: number }; rounds: { off: number[]; on: number[]; ratio: number[] } }
@@ -255,13 +255,10 @@ const header = ['case', 'messages/round', 'off msg/s', 'on msg/s', 'ratio', `≥
 const rows = Object.entries(results).map(([name, row]) =>
   'failed' in row ? [name, '', '', '', '', `FAILED: ${row.failed}`] : [name, String(MESSAGES), String(row.off), String(row.on), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.cpuMicrosPerMessage.off), String(row.cpuMicrosPerMessage.on)],
 );
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (i === 5 && /^FAILED/.test(row[i] ?? '') ? 0 : (row[i] ?? '').length))));
-const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
 console.log(`publish (route: validate + seal) → consume (pipeline: limit, decode, verify, replay check, decrypt, validate) → ack`);
 console.log(`batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}; ${ROUNDS} rounds of ${MESSAGES} messages per mode, modes taking turns; msg/s: median per mode; ratio: median over rounds of on / off (target ≥ ${TARGET}×)`);
 console.log('CPU µs/msg: user + system time of this process (publisher and consumer; the embedded database too, not a server broker) per message: steadier than msg/s on a shared machine.');
-console.log(line(header));
-for (const row of rows) console.log(line(row));
+console.log(formatTable(header, rows, /^FAILED/));
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(

@@ -31,6 +31,7 @@ import { createOutbox } from '../runtime/outbox/index.js';
 import { rebuildProjection } from '../runtime/projections/index.js';
 import { openDatabase, type Database } from '../runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
+import { median } from './table.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const APPENDS = env('BENCH_APPENDS', 2_000);
@@ -211,7 +212,6 @@ async function measure(side: Side, benchCase: Case, run: string): Promise<number
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Row {
   readonly case: string;

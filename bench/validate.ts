@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDefinitions } from './generate-definitions.js';
+import { formatTable } from './table.js';
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 5);
 const size = { events: 500, sagas: 100, projections: 100 };
@@ -45,11 +46,8 @@ process.stderr.write('\n');
 const baseline = results['node start-up (baseline)']!.seconds;
 const rows = Object.entries(results).map(([name, r]) => [name, r.seconds.toFixed(3), r.min.toFixed(3), r.max.toFixed(3), (r.seconds - baseline).toFixed(3)]);
 const header = ['case', 'median s', 'min s', 'max s', 'over baseline s'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
 console.log(`validate/codegen on ${size.events} events, ${size.sagas} sagas, ${size.projections} projections (${runs} runs each, median)`);
-console.log(line(header));
-for (const row of rows) console.log(line(row));
+console.log(formatTable(header, rows));
 const target = results['edaflow validate']!.seconds < 1 ? 'met' : 'NOT met';
 console.log(`target: validate under 1 s — ${target}`);
 
