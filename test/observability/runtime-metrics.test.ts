@@ -1,25 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { statusCommand, type StatusReport } from '../../runtime/cli/status.js';
-import { loadDefinitions, type Definitions } from '../../runtime/definitions/index.js';
-import { startRuntime, type Runtime } from '../../runtime/host/runtime.js';
+import type { Runtime } from '../../runtime/host/runtime.js';
 import { createLogger } from '../../runtime/observability/logger.js';
 import { ensureServers } from '../servers/servers.mjs';
 import { waitFor } from '../helpers/process.js';
-
-const POSTGRES_URL = process.env['EDAFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const schema = `edaflow_metrics_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
-const dir = mkdtempSync(join(tmpdir(), 'edaflow-metrics-'));
+import { POSTGRES_URL, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
  * An aggregate appends OrderPlaced (the event store), the outbox puts it on `orders`, where a handler,
  * a topic-fed projection and a store-fed projection take it. The handler fails orders marked `fail`
  * (one attempt: dead-lettered at once) and alerts above a 25% error rate and any dead letter.
  */
-const DEFINITIONS = `
+const DEFINITIONS = (schema: string): string => `
 brokers: { local: { type: memory } }
 stores: { database: { type: postgres, url: "${POSTGRES_URL}", schema: ${schema} } }
 defaults: { source: test, retry: { attempts: 1 }, alerts: { checkEvery: 100ms } }
@@ -58,26 +50,19 @@ export default {
 };
 `;
 
+let app: TestApp;
 let runtime: Runtime;
 const logged: { level: string; msg: string; alert?: string }[] = [];
 
 beforeAll(async () => {
   await ensureServers(['postgres']);
-  writeFileSync(join(dir, 'app.yaml'), DEFINITIONS);
-  writeFileSync(join(dir, 'handlers.mjs'), HANDLERS);
-  const loaded = await loadDefinitions(dir);
-  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logged.push(JSON.parse(line)) } });
-  runtime = await startRuntime(loaded.definitions as Definitions, { logger, port: 0, handlersModule: join(dir, 'handlers.mjs') });
+  app = await startTestApp({ name: 'metrics', definitions: DEFINITIONS, handlers: HANDLERS, logger });
+  runtime = app.runtime;
 }, 60_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  const client = new pg.Client(POSTGRES_URL);
-  await client.connect();
-  await client.query(`drop schema if exists "${schema}" cascade`);
-  await client.end();
-  rmSync(dir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 async function place(data: Record<string, unknown>): Promise<void> {
@@ -128,7 +113,7 @@ describe('metrics and alerts of a running runtime', () => {
     const capture = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
     let code: number;
     try {
-      code = await statusCommand(dir, { url: runtime.url, format: 'json' });
+      code = await statusCommand('definitions', { url: runtime.url, format: 'json' });
     } finally {
       capture.mockRestore();
     }
