@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../runtime/brokers/memory.js';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../../runtime/definitions/index.js';
@@ -11,10 +10,10 @@ import { createLogger } from '../../runtime/observability/logger.js';
 import { Metrics } from '../../runtime/observability/metrics.js';
 import { startMonitoring } from '../../runtime/observability/monitor.js';
 import { advanceCheckpoint } from '../../runtime/projections/checkpoint.js';
-import { openDatabase, type Database } from '../../runtime/store/database.js';
+import type { Database } from '../../runtime/store/database.js';
+import { openTestPostgres } from '../conformance/adapters/postgres.js';
 import { ensureServers } from '../servers/servers.mjs';
 
-const POSTGRES_URL = process.env['EDAFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const YAML = `
 brokers: { local: { type: memory } }
@@ -114,20 +113,17 @@ describe('the alert evaluator', () => {
 });
 
 describe('the alert evaluator on the database', () => {
-  const schema = `edaflow_alerts_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
   let database: Database;
+  let dispose: () => Promise<void>;
 
   beforeAll(async () => {
     await ensureServers(['postgres']);
-    database = await openDatabase({ type: 'postgres', url: POSTGRES_URL, schema });
+    ({ database, dispose } = await openTestPostgres());
   }, 60_000);
 
   afterAll(async () => {
+    await dispose?.();
     await database?.close();
-    const client = new pg.Client(POSTGRES_URL);
-    await client.connect();
-    await client.query(`drop schema if exists "${schema}" cascade`);
-    await client.end();
   });
 
   it('measures projection lag in events to apply, alerts on it, and reports the outbox backlog', async () => {
