@@ -40,13 +40,12 @@ export async function claimCheckpoint(tx: Queryable, name: string, expected: Log
   if (actual !== Number(expected.position) || !same) throw new StaleCheckpoint(name, Number(expected.position), actual);
 }
 
-/** Saves the checkpoint: a log cursor, or a bare position (nothing late). */
-export async function advanceCheckpoint(tx: Queryable, name: string, to: LogCursor | number): Promise<void> {
-  const [position, late] = typeof to === 'number' ? [to, new Map<string, string>()] : [Number(to.position), to.late];
+/** Saves the checkpoint: where the projection's next read of the log starts. */
+export async function advanceCheckpoint(tx: Queryable, name: string, to: LogCursor): Promise<void> {
   await tx.query(
     `insert into edaflow_projection_checkpoints (name, position, late, updated_at) values ($1, $2, $3::jsonb, now())
      on conflict (name) do update set position = excluded.position, late = excluded.late, updated_at = excluded.updated_at`,
-    [name, position, lateToJson(late)],
+    [name, Number(to.position), lateToJson(to.late)],
   );
 }
 

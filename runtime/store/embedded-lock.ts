@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EdaflowError } from '../errors/index.js';
@@ -9,10 +9,10 @@ const LOCK_FILE = 'edaflow.pid';
  * Claims an embedded database directory for this process, as PostgreSQL's postmaster.pid does: PGlite
  * has no lock of its own, and two processes opening one directory each run a PostgreSQL on the same
  * files, so their writes overwrite each other. A lock left by a process that died (SIGKILL) is taken
- * over; one held by a live process is EDA_DATABASE_IN_USE. Returns the release.
+ * over; one held by a live process is EDA_DATABASE_IN_USE. Returns the release. The directory exists
+ * (openDatabase creates it).
  */
 export function lockEmbeddedDirectory(path: string): () => void {
-  mkdirSync(path, { recursive: true });
   const file = join(path, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {

@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outbox } from '../outbox/index.js';
 import { lateSettlement, type LateSettlement } from '../pipeline/consumer.js';
-import { inInbox, pruneInbox, recordAllInInbox } from '../projections/checkpoint.js';
+import { inInbox, pruneInbox, recordAllInInbox, recordInInbox } from '../projections/checkpoint.js';
 import type { Database } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/leases.js';
 import type { StreamMetrics } from './metrics.js';
@@ -209,7 +209,7 @@ export class StreamRunner {
     try {
       entry = await database.transaction(async (tx) => {
         await lockTask(tx, this.name, holding.epoch);
-        if (!(await recordAllInInbox(tx, streamInbox(this.name), [envelope.id])).size) {
+        if (!(await recordInInbox(tx, streamInbox(this.name), envelope.id))) {
           await saveSteps(tx, this.name, stepsDone([{ topic, envelope, duplicate: true }]));
           return { topic, envelope, duplicate: true as const };
         }

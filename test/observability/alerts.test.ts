@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../runtime/brokers/memory.js';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../../runtime/definitions/index.js';
 import { createEnvelope } from '../../runtime/envelope/index.js';
-import { createEventStore } from '../../runtime/eventstore/index.js';
+import { createEventStore, LOG_START } from '../../runtime/eventstore/index.js';
 import { MessageCatalog } from '../../runtime/messages/catalog.js';
 import { planMessaging } from '../../runtime/messaging/topology.js';
 import { ErrorRateWindow } from '../../runtime/observability/error-rate.js';
@@ -142,7 +142,7 @@ describe('the alert evaluator on the database', () => {
       expect(exposition).toContain('edaflow_outbox_backlog{state="dead"} 1');
       expect(lines.filter((line) => line.alert === 'projection-lag').map((line) => line.msg)).toEqual(['projection placed has 2 events to apply, more than 1']);
 
-      await advanceCheckpoint(database, 'placed', positions[0]!);
+      await advanceCheckpoint(database, 'placed', { ...LOG_START, position: String(positions[0]!) });
       await monitor.check();
       exposition = await metrics.registry.metrics();
       expect(exposition).toContain('edaflow_projection_lag{projection="placed"} 1');
