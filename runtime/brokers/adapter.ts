@@ -75,6 +75,11 @@ export interface DestinationRef {
   readonly name: string;
 }
 
+/** `topic:<name>` or `queue:<name>`: a destination in keys, labels and reports. */
+export function destinationLabel(destination: DestinationRef): string {
+  return `${destination.kind}:${destination.name}`;
+}
+
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;

@@ -19,7 +19,7 @@ import { createQueryService, type QueryService } from '../queries/index.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { loadHandlers, type HandlerFunctions } from './handlers-module.js';
 import { registerEventRoutes } from '../http/events.js';
-import { registerStatusRoute } from '../http/status.js';
+import { registerStatusRoute, type StatusServices } from '../http/status.js';
 import { openCache } from '../idempotency/index.js';
 import { Metrics } from '../observability/metrics.js';
 import { startMessaging, type Messaging, type Publisher } from '../messaging/index.js';
@@ -97,15 +97,14 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     const apiOptions = { definitions, logger, metrics: new HttpMetrics(metrics), ...(authenticate ? { authenticate } : {}), services: () => api, inFlight };
     registerCommandRoutes(http, apiOptions);
     registerQueryRoutes(http, apiOptions);
-    let database: Database | undefined;
-    registerStatusRoute(http, () => (messaging && database ? { definitions, messaging, database, metrics } : undefined));
+    let status: StatusServices | undefined;
+    registerStatusRoute(http, () => status);
     const address = await http.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     started.push({ name: 'http', stop: () => http.close() });
     logger.info({ component: 'http', url: address }, 'listening');
 
-    database = await openDatabase(definitions.stores.database, options.cwd ? { cwd: options.cwd } : {});
-    const opened = database;
-    started.push({ name: 'database', stop: () => opened.close() });
+    const database = await openDatabase(definitions.stores.database, options.cwd ? { cwd: options.cwd } : {});
+    started.push({ name: 'database', stop: () => database.close() });
     setHealth('database', true, database.kind);
     logger.info({ component: 'database', kind: database.kind }, 'ready');
     idempotency = new IdempotencyStore(database, { ttlMs: definitions.defaults.idempotencyTtlMs });
@@ -115,6 +114,7 @@ export async function startRuntime(definitions: Definitions, options: RuntimeOpt
     // Brokers and the publisher first; the subscriptions only once the command bus exists (below), so a
     // command for an aggregate that arrives over a queue or in-process finds it.
     messaging = await startMessaging({ definitions, logger, database, metrics, dedup: cache.dedup });
+    status = { definitions, messaging, database, metrics };
     started.push({ name: 'messaging', stop: () => messaging!.stop() });
     setHealth('brokers', true, [...messaging.brokers.keys()].join(', '));
     const { publisher, catalog, brokers, plan } = messaging;

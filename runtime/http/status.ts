@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Definitions } from '../definitions/index.js';
 import type { Messaging } from '../messaging/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import { collectStatus, errorRatesOf } from '../observability/status.js';
+import { collectStatus } from '../observability/status.js';
 import type { Database } from '../store/database.js';
 import { readyServices } from './api.js';
 
@@ -21,6 +21,6 @@ export interface StatusServices {
 export function registerStatusRoute(app: FastifyInstance, services: () => StatusServices | undefined): void {
   app.get('/status', async () => {
     const { definitions, messaging, database, metrics } = readyServices(services);
-    return collectStatus(definitions, messaging, database, await errorRatesOf(metrics));
+    return collectStatus(definitions, messaging, database, metrics);
   });
 }

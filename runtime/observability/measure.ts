@@ -1,4 +1,4 @@
-import type { BrokerAdapter, DestinationRef } from '../brokers/adapter.js';
+import type { BrokerAdapter } from '../brokers/adapter.js';
 import type { AlertThresholds, Definitions } from '../definitions/index.js';
 import type { ConsumerKind, ConsumerPlan, MessagingPlan } from '../messaging/topology.js';
 import type { Queryable } from '../store/database.js';
@@ -135,8 +135,4 @@ export async function outboxBacklog(db: Queryable): Promise<{ pending: number; d
 export async function sagaInstanceCounts(db: Queryable): Promise<{ saga: string; status: string; count: number }[]> {
   const { rows } = await db.query<{ saga: string; status: string; count: number }>('select saga, status, count(*)::int as count from edaflow_saga_instances group by saga, status order by saga, status');
   return rows;
-}
-
-export function destinationLabel(destination: DestinationRef): string {
-  return `${destination.kind}:${destination.name}`;
 }

@@ -89,7 +89,7 @@ export function startMonitoring(options: MonitoringOptions): { check(): Promise<
 }
 
 /** Sets each dead-letter destination's gauge and raises its dlq-size alert. */
-export async function checkDeadLetters(destinations: readonly DeadLetterDestination[], brokers: ReadonlyMap<string, BrokerAdapter>, episodes: AlertEpisodes, metrics: Metrics, logger: Logger): Promise<void> {
+async function checkDeadLetters(destinations: readonly DeadLetterDestination[], brokers: ReadonlyMap<string, BrokerAdapter>, episodes: AlertEpisodes, metrics: Metrics, logger: Logger): Promise<void> {
   const sizes = await measureDeadLetters(destinations, brokers);
   for (const { name, alertAbove } of destinations) {
     const size = sizes.get(name)!;

@@ -1,3 +1,4 @@
+import { destinationLabel } from '../brokers/adapter.js';
 import type { Definitions } from '../definitions/index.js';
 import type { Messaging } from '../messaging/index.js';
 import type { ConsumerKind } from '../messaging/topology.js';
@@ -35,10 +36,10 @@ export interface StatusReport {
 /**
  * The status of everything the definitions run: consumers with their lag and dead-letter size (from the
  * brokers' own numbers), projections fed by the event store with their lag, saga instances by status,
- * the outbox backlog; rows over a threshold of their `alerts` flagged. `errorRates` (keyed
- * `kind:consumer`) exist only in the process that consumes: see errorRatesOf.
+ * the outbox backlog; rows over a threshold of their `alerts` flagged. Error rates exist only in the
+ * process that consumes: `metrics` is that process's.
  */
-export async function collectStatus(definitions: Definitions, messaging: Messaging, database: Database, errorRates?: ReadonlyMap<string, number>): Promise<StatusReport> {
+export async function collectStatus(definitions: Definitions, messaging: Messaging, database: Database, metrics?: Metrics): Promise<StatusReport> {
   const consumers = allConsumers(messaging.plan);
   const deadLetterTargets = deadLetterDestinations(definitions, messaging.plan);
   const [lags, deadLetters, projectionLag, sagas, outbox] = await Promise.all([
@@ -52,7 +53,7 @@ export async function collectStatus(definitions: Definitions, messaging: Messagi
   const rows = lags.map(({ consumer, lag }): ConsumerStatus => {
     const thresholds = alertThresholds(definitions, consumer.kind, consumer.name);
     const dlq: Measured | undefined = consumer.deadLetter === null ? undefined : deadLetters.get(consumer.deadLetter);
-    const errorRate = errorRates?.get(`${consumer.kind}:${consumer.name}`) ?? null;
+    const errorRate = metrics?.errorRate(consumer.kind, consumer.name) ?? null;
     const flags: Flag[] = [];
     const errors = [lag, dlq].flatMap((measured) => (measured && 'error' in measured ? [measured.error] : []));
     if (errors.length) flags.push('UNKNOWN');
@@ -60,7 +61,7 @@ export async function collectStatus(definitions: Definitions, messaging: Messagi
     if (dlq && 'value' in dlq && over(dlq.value, deadLetterAlerts.get(consumer.deadLetter!))) flags.push('DLQ');
     if (errorRate !== null && over(errorRate, thresholds.errorRateAbove)) flags.push('FAILING');
     return {
-      kind: consumer.kind, name: consumer.name, broker: consumer.broker, destination: `${consumer.destination.kind}:${consumer.destination.name}`, group: consumer.group,
+      kind: consumer.kind, name: consumer.name, broker: consumer.broker, destination: destinationLabel(consumer.destination), group: consumer.group,
       lag: 'value' in lag ? lag.value : null, deadLetter: consumer.deadLetter, deadLetters: dlq && 'value' in dlq ? dlq.value : null, errorRate, flags, errors,
     };
   });
@@ -77,12 +78,4 @@ export async function collectStatus(definitions: Definitions, messaging: Messagi
 
 function over(value: number, threshold: number | undefined): boolean {
   return threshold !== undefined && value > threshold;
-}
-
-/** The error rates of this process's consumers (`edaflow_consumer_error_rate`), keyed `kind:consumer`. */
-export async function errorRatesOf(metrics: Metrics): Promise<Map<string, number>> {
-  const gauge = metrics.registry.getSingleMetric('edaflow_consumer_error_rate');
-  const rates = new Map<string, number>();
-  for (const { labels, value } of gauge ? (await gauge.get()).values : []) rates.set(`${String(labels['kind'])}:${String(labels['consumer'])}`, value);
-  return rates;
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { DestinationRef } from '../brokers/adapter.js';
+import { destinationLabel, type DestinationRef } from '../brokers/adapter.js';
 import { parseDuration, type Definitions, type Document } from '../definitions/index.js';
 import { MemoryDedupStore, type DedupStore } from '../idempotency/dedup.js';
 import { aesKey, configError, ed25519Key, hmacKey, type KeyRing, type SigningKey } from './keys.js';
@@ -39,7 +39,7 @@ export class MessageSecurity {
       const security = spec.security;
       const encrypt = security?.encrypt ? encryptionOf(destination, security.encrypt, functions) : undefined;
       const sign = security?.sign ? signingOf(destination, security.sign, functions) : undefined;
-      byDestination.set(keyOf(destination), new DestinationSecurity({
+      byDestination.set(destinationLabel(destination), new DestinationSecurity({
         destination,
         maxPayloadBytes: spec.maxPayload ?? definitions.defaults.payloadLimitBytes,
         ...(encrypt ? { encrypt } : {}),
@@ -51,12 +51,8 @@ export class MessageSecurity {
 
   /** The security of `destination` (a destination the definitions do not declare gets the default size limit only). */
   of(destination: DestinationRef): DestinationSecurity {
-    return this.byDestination.get(keyOf(destination)) ?? new DestinationSecurity({ destination, maxPayloadBytes: this.defaultLimit });
+    return this.byDestination.get(destinationLabel(destination)) ?? new DestinationSecurity({ destination, maxPayloadBytes: this.defaultLimit });
   }
-}
-
-function keyOf(destination: DestinationRef): string {
-  return `${destination.kind}:${destination.name}`;
 }
 
 function encryptionOf(destination: DestinationRef, spec: NonNullable<SecuritySpec['encrypt']>, functions: Readonly<Record<string, unknown>>): KeyRing<KeyObject> {

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../runtime/brokers/memory.js';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../../runtime/definitions/index.js';
 import { createEnvelope } from '../../runtime/envelope/index.js';
-import { monitorDeadLetters } from '../../runtime/messaging/dlq-monitor.js';
+import { planMessaging } from '../../runtime/messaging/topology.js';
 import { createLogger } from '../../runtime/observability/logger.js';
 import { Metrics } from '../../runtime/observability/metrics.js';
+import { startMonitoring } from '../../runtime/observability/monitor.js';
 
 describe('dead-letter monitoring', () => {
   it('sets a gauge per dead-letter queue and warns once per episode above alertAbove', async () => {
@@ -14,7 +15,9 @@ describe('dead-letter monitoring', () => {
     const warnings: string[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => void warnings.push(JSON.parse(line).msg as string) } });
     const metrics = new Metrics();
-    const monitor = monitorDeadLetters({ definitions: result.definitions as Definitions, brokerOfQueue: () => broker, metrics, logger, intervalMs: 60_000 });
+    const definitions = result.definitions as Definitions;
+    const plan = planMessaging(definitions);
+    const monitor = startMonitoring({ definitions, plan, brokers: new Map([[plan.brokerOf({ kind: 'queue', name: 'work' }), broker]]), metrics, logger, intervalMs: 60_000 });
     const deadLetter = async (): Promise<void> => broker.publish({ kind: 'queue', name: 'work.dlq' }, [{ envelope: createEnvelope('X', {}, 's') }]);
     await deadLetter();
     await monitor.check();

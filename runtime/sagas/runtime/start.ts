@@ -3,6 +3,7 @@ import type { Subscription } from '../../brokers/adapter.js';
 import type { HandlerFunctions } from '../../host/handlers-module.js';
 import type { DurableComponentOptions } from '../../host/services.js';
 import { subscribePlanned } from '../../messaging/subscribe.js';
+import { sagaInstanceCounts } from '../../observability/measure.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Database } from '../../store/database.js';
 import { createSagaMachine, type SagaMachine } from '../machine.js';
@@ -137,9 +138,9 @@ function registerInstanceGauge(metrics: Metrics, database: Database): void {
     labelNames: ['saga', 'status'] as const,
     registers: [metrics.registry],
     async collect() {
-      const { rows } = await database.query<{ saga: string; status: string; count: string }>('select saga, status, count(*) as count from edaflow_saga_instances group by saga, status');
+      const counts = await sagaInstanceCounts(database);
       this.reset();
-      for (const row of rows) this.set({ saga: row.saga, status: row.status }, Number(row.count));
+      for (const { saga, status, count } of counts) this.set({ saga, status }, count);
     },
   });
 }
