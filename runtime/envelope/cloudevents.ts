@@ -129,12 +129,13 @@ function lowerCaseNames(headers: Headers): Map<string, string> {
   return result;
 }
 
-function parseJson(body: Buffer | string): unknown {
+/** `body` parsed as JSON; EDA_MESSAGE_MALFORMED naming `what` when it is not. */
+export function parseJson(body: Buffer | string, what = 'the body'): unknown {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw malformed(`the body is not JSON: ${(error as Error).message}`);
+    throw malformed(`${what} is not JSON: ${(error as Error).message}`);
   }
 }
 

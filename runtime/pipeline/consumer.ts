@@ -4,7 +4,7 @@ import { decode, type Envelope } from '../envelope/index.js';
 import { EdaflowError, isEdaflowError } from '../errors/index.js';
 import type { DedupStore } from '../idempotency/dedup.js';
 import type { MessageCatalog } from '../messages/catalog.js';
-import { CLOCK_SKEW_MS, type DestinationSecurity } from '../security/index.js';
+import type { DestinationSecurity } from '../security/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Deadlines } from './deadlines.js';
 import { retryDelay, shouldRetry } from './retry.js';
@@ -178,14 +178,13 @@ function refusal(error: unknown): { refused: DeadLetterInfo['reason']; error: st
 
 /**
  * Replay protection of a signed destination: the ids this group handled, remembered as long as a signed
- * message is accepted at all (maxAge, plus clock skew); after that its age refuses it. Recorded after
+ * message is accepted at all (DestinationSecurity.replayTtlMs); after that its age refuses it. Recorded after
  * the ack, so a message whose handling failed or was cut short by a crash is not taken for a replay
  * when the broker delivers it again.
  */
 function replayGuard(options: ConsumerOptions, security: DestinationSecurity): { store: DedupStore; ttlMs: number } | undefined {
-  const sign = security.policy.sign;
-  if (!sign) return undefined;
-  return { store: options.catalog.security.replays, ttlMs: sign.maxAgeMs + CLOCK_SKEW_MS };
+  const ttlMs = security.replayTtlMs;
+  return ttlMs === undefined ? undefined : { store: options.catalog.security.replays, ttlMs };
 }
 
 /** Runs `work` with an AbortSignal that fires after `timeoutMs`; rejects with EDA_HANDLER_TIMEOUT then. */

@@ -1,6 +1,6 @@
 import { CheckContext, isObject } from '../definitions/checks/context.js';
 import type { Entry } from '../definitions/merge.js';
-import { locate, type Path } from '../definitions/source.js';
+import { findNode, type Path } from '../definitions/source.js';
 import { EdaflowError } from '../errors/index.js';
 import { aesKey, ed25519Key, hmacKey } from './keys.js';
 
@@ -21,7 +21,7 @@ export function checkSecurity(ctx: CheckContext): void {
         if (!isObject(block)) continue;
         const at: Path = ['security', use];
         const importKey = use === 'encrypt' ? aesKey : algorithm === 'ed25519' ? ed25519Key : hmacKey;
-        checkRing(ctx, entry, at, block, (value, where) => importKey(value, where));
+        checkRing(ctx, entry, at, block, importKey);
         if (isObject(block['keys'])) checkFromEnvironment(ctx, entry, [...at, 'keys'], block['keys'], use === 'sign' && algorithm === 'ed25519');
       }
     }
@@ -68,12 +68,9 @@ function checkFromEnvironment(ctx: CheckContext, entry: Entry, at: Path, keys: R
 
 /** The text of the value at `path` as written in the file (before environment substitution). */
 function sourceText(entry: Entry, path: Path): string {
-  const file = entry.origin.file;
-  const at = locate(file, [...entry.origin.path, ...path]);
-  const lines = file.text.split('\n');
-  if (at.endLine === undefined || at.endColumn === undefined) return lines[at.line - 1]?.slice(at.column - 1) ?? '';
-  if (at.endLine === at.line) return lines[at.line - 1]?.slice(at.column - 1, at.endColumn - 1) ?? '';
-  return [lines[at.line - 1]?.slice(at.column - 1) ?? '', ...lines.slice(at.line, at.endLine - 1), lines[at.endLine - 1]?.slice(0, at.endColumn - 1) ?? ''].join('\n');
+  const { file } = entry.origin;
+  const { node } = findNode(file.document.contents, [...entry.origin.path, ...path], file.document);
+  return node?.range ? file.text.slice(node.range[0], node.range[1]) : '';
 }
 
 /** A value from an unset variable (empty, or the reference left in place) was already reported as a warning. */

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { DestinationRef } from '../brokers/adapter.js';
-import type { Envelope } from '../envelope/index.js';
+import { parseJson, type Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import { ATTRIBUTES, canonicalAttributes, encryptionAttribute, parseEncryption, parseSignature, signatureAttribute, withoutSecurityAttributes } from './attributes.js';
 import type { KeyRing, SigningKey } from './keys.js';
@@ -88,12 +88,12 @@ export class DestinationSecurity {
   }
 
   /**
-   * Checks the signature of a decoded message against its raw body. Returns the seal time (ms) of a
-   * signed message, undefined when this destination does not sign. Throws EDA_MESSAGE_REJECTED.
+   * Checks the signature of a decoded message against its raw body (nothing when this destination does
+   * not sign), and its age. Throws EDA_MESSAGE_REJECTED.
    */
-  async verify(envelope: Envelope, body: Buffer, nowMs: number): Promise<number | undefined> {
+  async verify(envelope: Envelope, body: Buffer, nowMs: number): Promise<void> {
     const signing = this.policy.sign;
-    if (!signing) return undefined;
+    if (!signing) return;
     const raw = envelope.extensions?.[ATTRIBUTES.signature];
     if (raw === undefined) throw rejected(`unsigned message: ${describe(this.policy.destination)} requires a ${signing.algorithm} signature`);
     const signed = parseSignature(raw);
@@ -109,7 +109,15 @@ export class DestinationSecurity {
     const age = nowMs - sealedAt;
     if (age > signing.maxAgeMs) throw rejected(`expired: sealed ${Math.round(age / 1000)} s ago, older than maxAge ${Math.round(signing.maxAgeMs / 1000)} s of ${describe(this.policy.destination)}`);
     if (age < -CLOCK_SKEW_MS) throw rejected(`sealed ${Math.round(-age / 1000)} s in the future (beyond the allowed clock skew)`);
-    return sealedAt;
+  }
+
+  /**
+   * How long this group must remember a handled signed message to refuse it again: as long as its age
+   * lets it in (maxAge, plus clock skew). Undefined when this destination does not sign.
+   */
+  get replayTtlMs(): number | undefined {
+    const signing = this.policy.sign;
+    return signing && signing.maxAgeMs + CLOCK_SKEW_MS;
   }
 
   /** The envelope with its data decrypted and the security attributes removed. Throws EDA_MESSAGE_REJECTED. */
@@ -135,13 +143,7 @@ export class DestinationSecurity {
     } catch {
       throw rejected(`undecryptable with key "${keyId}": the ciphertext, nonce or an attribute was changed, or the key is not the one it was encrypted with`);
     }
-    let data: unknown;
-    try {
-      data = JSON.parse(plain.toString('utf8'));
-    } catch (error) {
-      throw new EdaflowError('EDA_MESSAGE_MALFORMED', `the decrypted body is not JSON: ${(error as Error).message}`);
-    }
-    return strip(envelope, data);
+    return strip(envelope, parseJson(plain, 'the decrypted body'));
   }
 }
 
