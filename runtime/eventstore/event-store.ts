@@ -7,7 +7,7 @@ import { notifySoon, type Database, type Queryable } from '../store/database.js'
 import { appendSpan } from '../tracing/index.js';
 import { appendToStream, eventsInsert, INSERTED, isDuplicateEventId, isVersionConflict, positionsOf, type EventRow, type InsertedEvent } from './append.js';
 import { composeInserts } from '../store/insert-part.js';
-import { advance, forgetEnded } from '../store/commit-cursor.js';
+import { walk } from '../store/commit-cursor.js';
 import { cursorAt } from './cursor-at.js';
 import { readAllRows } from './read-all.js';
 import { readStreamRows } from './read-stream.js';
@@ -117,10 +117,9 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     },
     async readAll(read): Promise<ReadAllPage> {
       const { rows, snapshot } = await readAllRows(database, read.after, read.limit, read.types);
-      let cursor = read.after;
-      const afters = rows.map((row) => (cursor = advance(cursor, { transactionId: row.transaction_id, position: row.position }, snapshot)));
+      const { afters, next } = walk(read.after, rows.map((row) => ({ transactionId: row.transaction_id, position: row.position })), snapshot, rows.length < read.limit);
       const events = await Promise.all(rows.map(async (row, index) => ({ ...(await toRecordedEvent(row, catalog)), after: afters[index]! })));
-      return { events, next: rows.length < read.limit ? forgetEnded(cursor, snapshot) : cursor };
+      return { events, next };
     },
     cursorAt: (position, late = new Map(), tx) => cursorAt(tx ?? database, position, late),
     streamVersion: (streamId, tx) => readStreamVersion(tx ?? database, streamId),

@@ -62,6 +62,17 @@ export function forgetEnded(cursor: CommitCursor, snapshot: SnapshotInfo): Commi
   return late.size === cursor.late.size ? cursor : { ...cursor, late };
 }
 
+/**
+ * One read's rows, from `from` in order: the cursor after each, and where the next read starts (past
+ * them, with ended late transactions forgotten when the read was `complete`, i.e. returned fewer rows
+ * than asked).
+ */
+export function walk(from: CommitCursor, rows: readonly { readonly transactionId: string; readonly position: string }[], snapshot: SnapshotInfo, complete: boolean): { afters: CommitCursor[]; next: CommitCursor } {
+  let cursor = from;
+  const afters = rows.map((row) => (cursor = advance(cursor, row, snapshot)));
+  return { afters, next: complete ? forgetEnded(cursor, snapshot) : cursor };
+}
+
 /** The `late` column's form: `{ "<transaction id>": "<position>" }`. */
 export function lateToJson(late: ReadonlyMap<string, string>): string {
   return JSON.stringify(Object.fromEntries(late));

@@ -3,7 +3,7 @@ import { deadLetterHeaders } from '../dead-letter.js';
 import { claimPartitions, releasePartitions, type PartitionPosition } from './claim-partitions.js';
 import type { LoopContext } from './consume-queue.js';
 import { enqueue } from './enqueue.js';
-import { advance, forgetEnded, type CommitCursor, type SnapshotInfo } from '../../store/commit-cursor.js';
+import { forgetEnded, walk, type CommitCursor, type SnapshotInfo } from '../../store/commit-cursor.js';
 import { countTopicAttempt, readPartition, uncountTopicAttempt, type TopicRow } from './read-partition.js';
 import { savePosition } from './save-position.js';
 import { Signal } from '../../core/signal.js';
@@ -126,11 +126,10 @@ class PartitionReader {
       }
       // The whole batch joins the window first: rows read but never handed over (the consumer stopped)
       // stay unsettled, so the saved position stays before them and `finish` uncounts them.
-      const batch = read.rows.map((row) => {
-        this.cursor = advance(this.cursor, row, read.snapshot);
-        return { row, entry: { transactionId: row.transactionId, position: row.position, after: this.cursor, delivered: false, settled: false } };
-      });
-      if (read.rows.length < room) batch[batch.length - 1]!.entry.after = this.cursor = forgetEnded(this.cursor, read.snapshot);
+      const { afters, next } = walk(this.cursor, read.rows, read.snapshot, read.rows.length < room);
+      // The last row's `after` is where the next read starts: saved once it settles.
+      afters[afters.length - 1] = this.cursor = next;
+      const batch = read.rows.map((row, index) => ({ row, entry: { transactionId: row.transactionId, position: row.position, after: afters[index]!, delivered: false, settled: false } }));
       this.pending.push(...batch.map(({ entry }) => entry));
       for (const { row, entry } of batch) {
         if (!this.context.running() || this.lost) break;
