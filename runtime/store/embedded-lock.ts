@@ -28,7 +28,7 @@ export function lockEmbeddedDirectory(path: string): () => void {
       const who = holder.pid === process.pid ? 'this process already' : `process ${holder.pid} on ${holder.host}`;
       throw new EdaflowError(
         'EDA_DATABASE_IN_USE',
-        `the embedded database ${path} is open in ${who} (edaflow run?): PGlite serves one process at a time. Stop that process first, or run against PostgreSQL (stores: { database: { type: postgres, url: ... } }). If no such process exists, delete ${file}.`,
+        `the embedded database ${path} is open in ${who} (edaflow run?): PGlite serves one process at a time. "edaflow status --url <its address>" asks a running runtime instead; otherwise stop that process first, or run against PostgreSQL (stores: { database: { type: postgres, url: ... } }). If no such process exists, delete ${file}.`,
         { details: { path, pid: holder.pid, host: holder.host } },
       );
     }
