@@ -27,3 +27,6 @@ await consume(adapter, { kind: 'queue', name: queue }, 'workers', {
   },
 });
 appendFileSync(record, 'subscribed\n');
+// Up until it is killed: a handler that never settles holds no timer or socket, so once the adapter
+// stops polling (its prefetch is full) nothing else would keep the event loop, and node would exit 0.
+setInterval(() => undefined, 60_000);

@@ -54,11 +54,18 @@ describe.each(ADAPTERS)('broker conformance, crash: $name', (underTest) => {
     const record = join(mkdtempSync(join(tmpdir(), 'edaflow-crash-')), 'received');
     const lines = (): string[] => (existsSync(record) ? readFileSync(record, 'utf8').trim().split('\n') : []);
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/conformance/consumer-process.ts', moduleOf(underTest.name), underTest.name, share, destination.name, record], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let exitedEarly: string | undefined;
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      exitedEarly ??= `exited by itself (code ${code}, signal ${signal})`;
+      resolve();
+    }));
     try {
-      await eventually(() => lines().some((line) => line !== 'subscribed'), 120_000, () => `the consumer process received nothing (${lines().join(',')})`);
+      await eventually(() => exitedEarly !== undefined || lines().some((line) => line !== 'subscribed'), 120_000, () => `the consumer process received nothing (${lines().join(',')})`);
+      if (exitedEarly) throw new Error(`the consumer process ${exitedEarly} before it was killed; it had started ${lines().join(',') || 'nothing'}`);
     } finally {
+      exitedEarly ??= 'killed';
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await within(30_000, 'the killed consumer process exiting', exited);
     }
     if (underTest.exclusive) {
       adapter = await within(60_000, 'creating the adapter again', underTest.create({ share }));
