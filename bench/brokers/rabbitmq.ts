@@ -11,7 +11,7 @@ import { Acks, type Timing, bodies, chunks, type Workload } from './common.js';
 export const RABBITMQ_URL = process.env['EDAFLOW_RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export async function raw(workload: Workload): Promise<Timing> {
-  const connection = await amqp.connect(RABBITMQ_URL);
+  const connection = await amqp.connect(RABBITMQ_URL, { noDelay: true }); // as the adapter: TCP_NODELAY
   try {
     const queue = workload.name;
     const setup = await connection.createChannel();

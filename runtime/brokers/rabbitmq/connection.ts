@@ -38,6 +38,10 @@ export function socketOptions(name: string, config: RabbitConfig): SocketOptions
     ...(tls.key !== undefined ? { key: tls.key } : {}),
     ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
     clientProperties: { connection_name: `edaflow:${name}` },
+    // Without TCP_NODELAY, Nagle's algorithm holds a small frame (a coalesced ack, the tail of a publish
+    // batch) until the broker's delayed ACK arrives (up to 40 ms on Linux): publishing with a consumer on
+    // the same connection ran 4× slower (bench:brokers).
+    noDelay: true,
   };
 }
 
