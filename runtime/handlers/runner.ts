@@ -89,7 +89,10 @@ async function invoke(options: HandlerRunnerOptions, name: string, envelope: Env
       await options.publisher.send(type, data, { ...extra, cause: envelope });
     },
     attempt: attempt.attempt,
-    signal: attempt.signal,
+    // Read through: the pipeline makes the AbortController only for a handler that asks for it.
+    get signal() {
+      return attempt.signal;
+    },
     idempotencyKey: `${name}:${envelope.id}`,
   };
   await (options.functions[name] as unknown as HandlerFunction)(envelope, context);

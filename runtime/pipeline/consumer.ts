@@ -142,7 +142,7 @@ export function createConsumer(options: ConsumerOptions): (delivery: Delivery) =
     }
     let late: unknown;
     try {
-      late = await withTimeout(deadlines, options.timeoutMs, (signal) => options.handle(latest.envelope, { attempt: delivery.attempt, signal }));
+      late = await withTimeout(deadlines, options.timeoutMs, delivery.attempt, (context) => options.handle(latest.envelope, context));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Errors say whether a retry can help (kafkajs's lesson); a plain Error is assumed transient.
@@ -187,21 +187,36 @@ function replayGuard(options: ConsumerOptions, security: DestinationSecurity): {
   return ttlMs === undefined ? undefined : { store: options.catalog.security.replays, ttlMs };
 }
 
-/** Runs `work` with an AbortSignal that fires after `timeoutMs`; rejects with EDA_HANDLER_TIMEOUT then. */
-function withTimeout<T>(deadlines: Deadlines, timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
+/**
+ * Runs `work` with an attempt context whose AbortSignal fires after `timeoutMs`; rejects with
+ * EDA_HANDLER_TIMEOUT then. The AbortController is made only when a handler reads `signal`: most never
+ * do, and one costs a few microseconds a message.
+ */
+function withTimeout<T>(deadlines: Deadlines, timeoutMs: number, attempt: number, work: (context: AttemptContext) => Promise<T>): Promise<T> {
+  let controller: AbortController | undefined;
+  let timeout: EdaflowError | undefined;
+  const context: AttemptContext = {
+    attempt,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (timeout) controller.abort(timeout);
+      }
+      return controller.signal;
+    },
+  };
   return new Promise<T>((resolve, reject) => {
     const cancel = deadlines.start(() => {
-      const error = new EdaflowError('EDA_HANDLER_TIMEOUT', `handler did not finish within ${timeoutMs} ms`);
-      controller.abort(error);
-      reject(error);
+      timeout = new EdaflowError('EDA_HANDLER_TIMEOUT', `handler did not finish within ${timeoutMs} ms`);
+      controller?.abort(timeout);
+      reject(timeout);
     });
     const fail = (error: unknown): void => {
       cancel();
       reject(error);
     };
     try {
-      work(controller.signal).then((value) => {
+      work(context).then((value) => {
         cancel();
         resolve(value);
       }, (error: unknown) => fail(error ?? new Error('handler rejected without a reason')));
