@@ -3,12 +3,15 @@
  * of CloudEvents envelopes, subscribe through the shared consumer pipeline: decode, ajv validation,
  * upcast check, handler, ack) against the raw client library doing the same work in the same run (same
  * payloads, batch sizes, prefetch, concurrency and acks; JSON.parse of each body as its only decoding).
- * One raw baseline per broker in ./brokers/. Each side runs BENCH_RUNS times (alternating which goes
- * first); the median counts. Prints progress to stderr, a table to stdout, writes bench/results/brokers.json.
+ * One raw baseline per broker in ./brokers/, run twice: sending the data alone (`raw`, the issue's
+ * baseline), and sending the very message edaflow sends (`raw-ce`: its CloudEvents attributes as the
+ * broker's headers, computed before the clock starts), which separates what the envelope costs the
+ * client library and the broker from what edaflow's own code costs. Each side runs BENCH_RUNS times
+ * (rotating which goes first); the median counts. Prints progress to stderr, a table to stdout, writes bench/results/brokers.json.
  *
  *   BENCH_MESSAGES (5000)  BENCH_SQS_MESSAGES (1000: ElasticMQ is slow)  BENCH_BATCH (50)
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
- *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw)
+ *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -40,8 +43,10 @@ const PREFETCH = env('BENCH_PREFETCH', 50);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 10);
 const RUNS = env('BENCH_RUNS', 3);
 const WARMUP = env('BENCH_WARMUP', 500);
-/** BENCH_SIDES=edaflow (or raw) measures one side only, e.g. under `node --cpu-prof`; the ratio is then absent. */
-const SIDES = (process.env['BENCH_SIDES'] ?? 'edaflow,raw').split(',').map((side) => side.trim());
+const ALL_SIDES = ['edaflow', 'raw', 'raw-ce'] as const;
+type Side = (typeof ALL_SIDES)[number];
+/** BENCH_SIDES=edaflow (or raw, raw-ce) measures some sides only, e.g. under `node --cpu-prof`; a ratio without its sides is NaN. */
+const SIDES = ALL_SIDES.filter((side) => (process.env['BENCH_SIDES'] ?? ALL_SIDES.join(',')).split(',').map((name) => name.trim()).includes(side));
 const RUN = `b${Date.now().toString(36)}`;
 const TARGET = 0.9;
 const logger = createLogger({ level: 'silent' });
@@ -222,13 +227,28 @@ async function provisionRetrying(adapter: BrokerAdapter, topology: Topology): Pr
 }
 
 
-type Row = { edaflow: number; raw: number; ratio: number; messages: number; publish: { edaflow: number; raw: number }; runs: { edaflow: number[]; raw: number[] } } | { unavailable: string } | { failed: string };
+interface Measured {
+  readonly edaflow: number;
+  readonly raw: number;
+  /** edaflow ÷ raw: the issue's ratio. */
+  readonly ratio: number;
+  /** The raw client sending the very message edaflow sends, and edaflow ÷ that: edaflow's own code alone. */
+  readonly rawSameMessage: number;
+  readonly ratioSameMessage: number;
+  readonly messages: number;
+  readonly publish: Record<Side, number>;
+  readonly runs: Record<Side, number[]>;
+}
+type Row = Measured | { unavailable: string } | { failed: string };
 
 const only = process.env['BENCH_BROKERS']?.split(',').map((name) => name.trim());
 const selected = CASES.filter((benchCase) => !only || only.includes(benchCase.broker));
 process.stderr.write(`checking servers: ${[...new Set(selected.flatMap((c) => c.servers))].join(', ')}\n`);
 await ensureServers([...new Set(selected.flatMap((c) => c.servers))], { log: (line: string) => process.stderr.write(`  ${line}\n`) });
 const catalog = await benchCatalog();
+
+const perSide = <T>(make: () => T): Record<Side, T> => ({ edaflow: make(), raw: make(), 'raw-ce': make() });
+const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!);
 
 const results: Record<string, Row> = {};
 for (const [index, benchCase] of selected.entries()) {
@@ -242,26 +262,26 @@ for (const [index, benchCase] of selected.entries()) {
     results[benchCase.broker] = { unavailable: reason };
     continue;
   }
-  const rates = { edaflow: [] as number[], raw: [] as number[] };
-  const publishRates = { edaflow: [] as number[], raw: [] as number[] };
+  const measure = (side: Side, workload: Omit<Workload, 'cloudEvents'>): Promise<Timing> =>
+    side === 'edaflow' ? runEdaflow(sides.edaflow, catalog, { ...workload, cloudEvents: true }) : sides.raw({ ...workload, cloudEvents: side === 'raw-ce' });
+  const rates = perSide(() => [] as number[]);
+  const publishRates = perSide(() => [] as number[]);
   try {
-    // An unmeasured round per side first, so neither side's runs pay for JIT compilation or first connections.
-    for (const side of (['edaflow', 'raw'] as const).filter((s) => SIDES.includes(s))) {
-      const workload: Workload = { name: `edaflow-bench-${RUN}-${benchCase.broker}-${side}0`, messages: WARMUP, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, timeoutMs: 60_000 };
+    // An unmeasured round per side first, so no side's runs pay for JIT compilation or first connections.
+    for (const side of SIDES) {
       process.stderr.write(`${label}: ${side} warm-up, ${WARMUP} messages\n`);
-      await (side === 'edaflow' ? runEdaflow(sides.edaflow, catalog, workload) : sides.raw(workload));
+      await measure(side, { name: `edaflow-bench-${RUN}-${benchCase.broker}-${side}0`, messages: WARMUP, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, timeoutMs: 60_000 });
     }
     for (let run = 0; run < RUNS; run++) {
-      // Alternate which side goes first, so neither always gets the warmer (or colder) server.
-      const order = run % 2 === 0 ? (['edaflow', 'raw'] as const) : (['raw', 'edaflow'] as const);
-      for (const side of order.filter((s) => SIDES.includes(s))) {
-        const workload: Workload = {
+      // Rotate which side goes first, so none always gets the warmer (or colder) server.
+      for (const side of rotated(SIDES, run)) {
+        const workload = {
           name: `edaflow-bench-${RUN}-${benchCase.broker}-${side}${run + 1}`,
           messages: benchCase.messages, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY,
           timeoutMs: Math.max(60_000, benchCase.messages * 20),
         };
         process.stderr.write(`${label}: ${side} run ${run + 1}/${RUNS}, ${workload.messages} messages ... `);
-        const timing = side === 'edaflow' ? await runEdaflow(sides.edaflow, catalog, workload) : await sides.raw(workload);
+        const timing = await measure(side, workload);
         rates[side].push(workload.messages / timing.seconds);
         publishRates[side].push(workload.messages / timing.publishSeconds);
         process.stderr.write(`${Math.round(workload.messages / timing.seconds)} msg/s (publishing alone: ${Math.round(workload.messages / timing.publishSeconds)} msg/s)\n`);
@@ -273,24 +293,28 @@ for (const [index, benchCase] of selected.entries()) {
     results[benchCase.broker] = { failed: reason };
     continue;
   }
-  const edaflow = median(rates.edaflow);
-  const raw = median(rates.raw);
+  const rate = perSide(() => 0);
+  for (const side of ALL_SIDES) rate[side] = median(rates[side]);
   results[benchCase.broker] = {
-    edaflow: Math.round(edaflow), raw: Math.round(raw), ratio: Number((edaflow / raw).toFixed(3)), messages: benchCase.messages,
-    publish: { edaflow: Math.round(median(publishRates.edaflow)), raw: Math.round(median(publishRates.raw)) },
-    runs: { edaflow: rates.edaflow.map(Math.round), raw: rates.raw.map(Math.round) },
+    edaflow: Math.round(rate.edaflow), raw: Math.round(rate.raw), ratio: Number((rate.edaflow / rate.raw).toFixed(3)),
+    rawSameMessage: Math.round(rate['raw-ce']), ratioSameMessage: Number((rate.edaflow / rate['raw-ce']).toFixed(3)),
+    messages: benchCase.messages,
+    publish: { edaflow: Math.round(median(publishRates.edaflow)), raw: Math.round(median(publishRates.raw)), 'raw-ce': Math.round(median(publishRates['raw-ce'])) },
+    runs: { edaflow: rates.edaflow.map(Math.round), raw: rates.raw.map(Math.round), 'raw-ce': rates['raw-ce'].map(Math.round) },
   };
 }
 
-const header = ['broker', 'messages', 'edaflow msg/s', 'raw msg/s', 'ratio', `≥ ${TARGET}×`, 'publishing alone: edaflow', 'raw'];
+const header = ['broker', 'messages', 'edaflow msg/s', 'raw msg/s', 'ratio', `≥ ${TARGET}×`, 'raw, same message', 'ratio to it', 'publishing alone: edaflow', 'raw', 'raw, same message'];
 const rows = Object.entries(results).map(([broker, row]) =>
   'unavailable' in row ? [broker, '', '', '', '', `unavailable: ${row.unavailable}`]
     : 'failed' in row ? [broker, '', '', '', '', `FAILED: ${row.failed}`]
-      : [broker, String(row.messages), String(row.edaflow), String(row.raw), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.publish.edaflow), String(row.publish.raw)],
+      : [broker, String(row.messages), String(row.edaflow), String(row.raw), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO',
+        String(row.rawSameMessage), row.ratioSameMessage.toFixed(2), String(row.publish.edaflow), String(row.publish.raw), String(row.publish['raw-ce'])],
 );
 console.log(`publish → consume → ack, batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}, median of ${RUNS} runs per side`);
 console.log('edaflow: CloudEvents envelopes in binary mode + the consumer pipeline (decode, ajv validation, upcast check, handler, ack);');
-console.log('raw: the client library with JSON.parse of each body. SQS runs fewer messages (ElasticMQ is slow).');
+console.log('raw: the client library with JSON.parse of each body; raw, same message: the same, sending the CloudEvents headers edaflow sends.');
+console.log('SQS runs fewer messages (ElasticMQ is slow).');
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
 console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 

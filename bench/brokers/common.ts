@@ -1,4 +1,5 @@
 /** What every case of `npm run bench:brokers` shares: the workload, the payload, and a few helpers. */
+import { createEnvelope, encodeBinary } from '../../runtime/envelope/index.js';
 
 export interface Workload {
   /** Unique name of this run's queue/topic (each broker's own rules apply on top). */
@@ -12,6 +13,12 @@ export interface Workload {
   readonly concurrency: number;
   /** Bound on one measured run. */
   readonly timeoutMs: number;
+  /**
+   * Send the very message edaflow sends (its CloudEvents attributes as the broker's headers, binary
+   * mode, computed before the clock starts) instead of the data alone: what the envelope costs the
+   * client library and the broker, apart from edaflow's own code.
+   */
+  readonly cloudEvents: boolean;
 }
 
 /** Seconds from the first publish to the last ack, and to the last publish confirmed (consumers running meanwhile). */
@@ -28,8 +35,19 @@ export function payload(n: number): { n: number; label: string } {
   return { n, label: `ping ${n}` };
 }
 
-export function bodies(workload: Workload): Buffer[] {
-  return Array.from({ length: workload.messages }, (_, n) => Buffer.from(JSON.stringify(payload(n))));
+/** A raw message: the body, and with `workload.cloudEvents` the headers edaflow would send with it. */
+export interface RawMessage {
+  readonly body: Buffer;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+/** The workload's messages; `prefix` is the broker's CloudEvents header prefix (as its adapter writes them). */
+export function rawMessages(workload: Workload, prefix: string): RawMessage[] {
+  return Array.from({ length: workload.messages }, (_, n) => {
+    if (!workload.cloudEvents) return { body: Buffer.from(JSON.stringify(payload(n))), headers: undefined };
+    const wire = encodeBinary(createEnvelope('Ping', payload(n), 'bench', { dataversion: 1 }), prefix);
+    return { body: wire.body, headers: wire.headers };
+  });
 }
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -5,7 +5,8 @@
  * eachMessage calls, the client's idiomatic coalescing; the adapter coalesces its commits too).
  */
 import kafkajs from 'kafkajs';
-import { Acks, type Timing, bodies, chunks, type Workload } from './common.js';
+import { HEADER_PREFIX } from '../../runtime/brokers/kafka/client.js';
+import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
 export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];
 export const PARTITIONS = 6;
@@ -38,9 +39,9 @@ export async function raw(workload: Workload): Promise<Timing> {
       },
     });
     await joined;
-    const batches = chunks(bodies(workload), workload.batch);
+    const batches = chunks(rawMessages(workload, HEADER_PREFIX).map(({ body, headers }) => ({ value: body, ...(headers ? { headers } : {}) })), workload.batch);
     acks.start();
-    for (const batch of batches) await producer.send({ topic, acks: -1, messages: batch.map((value) => ({ value })) });
+    for (const batch of batches) await producer.send({ topic, acks: -1, messages: batch });
     acks.published();
     const timing = await acks.done;
     await consumer.stop();

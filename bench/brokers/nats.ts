@@ -6,7 +6,8 @@
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
-import { Acks, type Timing, bodies, chunks, Limiter, type Workload } from './common.js';
+import { toNatsHeaders } from '../../runtime/brokers/nats/wire.js';
+import { Acks, type Timing, chunks, Limiter, rawMessages, type Workload } from './common.js';
 
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
@@ -31,9 +32,12 @@ export async function raw(workload: Workload): Promise<Timing> {
         });
       }
     })();
-    const batches = chunks(bodies(workload), workload.batch);
+    // The same message: the adapter's CloudEvents headers, a message id for the stream's dedup and the expected stream.
+    const batches = chunks(rawMessages(workload, 'ce-').map(({ body, headers }, n) => ({
+      body, options: headers ? { headers: toNatsHeaders(headers), msgID: `${stream}.${n}`, expect: { streamName: stream } } : undefined,
+    })), workload.batch);
     acks.start();
-    for (const batch of batches) await Promise.all(batch.map((body) => js.publish(subject, body)));
+    for (const batch of batches) await Promise.all(batch.map(({ body, options }) => js.publish(subject, body, options)));
     acks.published();
     const timing = await acks.done;
     await messages.close();

@@ -6,7 +6,7 @@
  * from the publisher (the adapter's local wake-up) or a 500 ms poll.
  */
 import pg from 'pg';
-import { Acks, type Timing, bodies, chunks, Wake, type Workload } from './common.js';
+import { Acks, type Timing, chunks, rawMessages, Wake, type Workload } from './common.js';
 
 export const POSTGRES_URL = process.env['EDAFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -43,11 +43,13 @@ export async function raw(workload: Workload): Promise<Timing> {
       }
     };
     const workers = Array.from({ length: workload.concurrency }, worker);
-    const batches = chunks(bodies(workload), workload.batch);
+    // The same message: the CloudEvents headers in the jsonb column, as the adapter stores them.
+    const columns = workload.cloudEvents ? ['headers', 'body'] : ['body'];
+    const batches = chunks(rawMessages(workload, 'ce-').map(({ body, headers }) => (headers ? [JSON.stringify(headers), body] : [body])), workload.batch);
     acks.start();
     for (const batch of batches) {
-      const values = batch.map((_, i) => `($${i + 1}::bytea)`).join(', ');
-      await pool.query(`insert into ${table} (body) values ${values}`, batch);
+      const values = batch.map((_, i) => `(${columns.map((column, c) => `$${i * columns.length + c + 1}::${column === 'headers' ? 'jsonb' : 'bytea'}`).join(', ')})`).join(', ');
+      await pool.query(`insert into ${table} (${columns.join(', ')}) values ${values}`, batch.flat());
       wake.wake();
     }
     acks.published();

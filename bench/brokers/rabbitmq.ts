@@ -6,7 +6,9 @@
  * the run of settled deliveries is always all of them).
  */
 import amqp from 'amqplib';
-import { Acks, type Timing, bodies, chunks, type Workload } from './common.js';
+import { randomUUID } from 'node:crypto';
+import { HEADER_PREFIX, publishOptions } from '../../runtime/brokers/rabbitmq/wire.js';
+import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
 export const RABBITMQ_URL = process.env['EDAFLOW_RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -36,11 +38,14 @@ export async function raw(workload: Workload): Promise<Timing> {
       acks.ack();
     });
     const publisher = await connection.createConfirmChannel();
-    const batches = chunks(bodies(workload), workload.batch);
+    // The same message: the adapter's properties (CloudEvents headers, message id, timestamp) and its `mandatory` flag.
+    const batches = chunks(rawMessages(workload, HEADER_PREFIX).map(({ body, headers }) => ({
+      body, options: headers ? { ...publishOptions(headers, randomUUID()), mandatory: true } : { persistent: true, contentType: 'application/json' },
+    })), workload.batch);
     acks.start();
     for (const batch of batches) {
-      for (const body of batch) {
-        if (!publisher.sendToQueue(queue, body, { persistent: true, contentType: 'application/json' })) await new Promise((resolve) => publisher.once('drain', resolve));
+      for (const { body, options } of batch) {
+        if (!publisher.sendToQueue(queue, body, options)) await new Promise((resolve) => publisher.once('drain', resolve));
       }
       await publisher.waitForConfirms();
     }

@@ -5,7 +5,8 @@
  * adapter's ack), up to `concurrency` at once.
  */
 import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { Acks, type Timing, bodies, chunks, Limiter, Wake, type Workload } from './common.js';
+import { HEADER_PREFIX, toAttributes } from '../../runtime/brokers/sqs/wire.js';
+import { Acks, type Timing, chunks, Limiter, rawMessages, Wake, type Workload } from './common.js';
 
 export const SQS_ENDPOINT = process.env['EDAFLOW_SQS_ENDPOINT'] ?? 'http://127.0.0.1:9324';
 
@@ -43,11 +44,14 @@ export async function raw(workload: Workload): Promise<Timing> {
         }
       }
     })();
-    const batches = chunks(bodies(workload), workload.batch);
+    // The same message: the CloudEvents headers as the adapter's message attributes.
+    const batches = chunks(rawMessages(workload, HEADER_PREFIX).map(({ body, headers }) => ({
+      MessageBody: body.toString('utf8'), ...(headers ? { MessageAttributes: toAttributes({ headers, body }) } : {}),
+    })), workload.batch);
     acks.start();
     for (const batch of batches) {
       for (const ten of chunks(batch, 10)) {
-        const result = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: ten.map((body, i) => ({ Id: String(i), MessageBody: body.toString('utf8') })) }));
+        const result = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: ten.map((entry, i) => ({ Id: String(i), ...entry })) }));
         if (result.Failed?.length) throw new Error(`SQS refused ${result.Failed.length} messages: ${result.Failed[0]!.Message}`);
       }
     }
