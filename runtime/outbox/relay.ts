@@ -123,15 +123,14 @@ class Relay implements OutboxRelay {
 
   /** Publishes the rows run by run, in order; stops at the first failure (that row and all later ones stay). */
   private async publish(rows: readonly OutboxRow[]): Promise<boolean> {
+    // Validates again (a row written under older definitions may no longer be publishable), and seals:
+    // all rows at once, so an Ed25519 destination signs the round as one batch.
+    const routes = await Promise.allSettled(rows.map((row) => this.options.publisher.route(row.envelope)));
     let run: Run | undefined;
-    for (const row of rows) {
-      let route: Route | undefined;
-      try {
-        // Validates again: a row written under older definitions may no longer be publishable.
-        route = await this.options.publisher.route(row.envelope);
-      } catch (error) {
-        return (!run || (await this.send(run))) && (await this.failed(row, error));
-      }
+    for (const [index, row] of rows.entries()) {
+      const routed = routes[index]!;
+      if (routed.status === 'rejected') return (!run || (await this.send(run))) && (await this.failed(row, routed.reason));
+      const route: Route | undefined = routed.value;
       if (run && continues(run, route)) {
         run.rows.push(row);
         if (route) run.messages.push(route.message);

@@ -10,7 +10,10 @@ import type { Envelope } from '../envelope/index.js';
 export const ATTRIBUTES = {
   /** `<key id>:<nonce, base64>`: the AES key the data was encrypted with and the 96-bit GCM nonce. */
   encryption: 'edaflowenc',
-  /** `<key id>:<seal time, ms since the epoch>:<signature, base64>`; the seal time is replay protection's clock. */
+  /**
+   * `<key id>:<seal time, ms since the epoch>:<signature, base64>`, and for Ed25519 `:<batch proof>` (the
+   * signature is of a batch's Merkle root: ./merkle.ts); the seal time is replay protection's clock.
+   */
   signature: 'edaflowsig',
 } as const;
 
@@ -23,6 +26,8 @@ export interface SignatureAttribute {
   readonly keyId: string;
   readonly sealedAt: string;
   readonly signature: string;
+  /** Ed25519: the message's place in the signed batch (encodeProof). */
+  readonly proof?: string;
 }
 
 export function encryptionAttribute(value: EncryptionAttribute): string {
@@ -30,7 +35,7 @@ export function encryptionAttribute(value: EncryptionAttribute): string {
 }
 
 export function signatureAttribute(value: SignatureAttribute): string {
-  return `${value.keyId}:${value.sealedAt}:${value.signature}`;
+  return `${value.keyId}:${value.sealedAt}:${value.signature}${value.proof === undefined ? '' : `:${value.proof}`}`;
 }
 
 /** Undefined when absent or not of the form `<key id>:<nonce>`. */
@@ -39,10 +44,11 @@ export function parseEncryption(value: string | undefined): EncryptionAttribute 
   return keyId && iv && rest.length === 0 ? { keyId, iv } : undefined;
 }
 
-/** Undefined when absent or not of the form `<key id>:<seal time>:<signature>`. */
+/** Undefined when absent or not of the form `<key id>:<seal time>:<signature>[:<proof>]`. */
 export function parseSignature(value: string | undefined): SignatureAttribute | undefined {
-  const [keyId, sealedAt, signature, ...rest] = value?.split(':') ?? [];
-  return keyId && sealedAt && signature && rest.length === 0 ? { keyId, sealedAt, signature } : undefined;
+  const [keyId, sealedAt, signature, proof, ...rest] = value?.split(':') ?? [];
+  if (!keyId || !sealedAt || !signature || proof === '' || rest.length) return undefined;
+  return { keyId, sealedAt, signature, ...(proof !== undefined ? { proof } : {}) };
 }
 
 /** The extensions without any security attribute (before sealing again, after opening). */

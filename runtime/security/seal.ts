@@ -1,10 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { DestinationRef } from '../brokers/adapter.js';
 import { parseJson, type Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import { ATTRIBUTES, canonicalAttributes, encryptionAttribute, parseEncryption, parseSignature, signatureAttribute, withoutSecurityAttributes } from './attributes.js';
+import { BatchSigner, VerifiedRoots } from './batch-signature.js';
 import type { KeyRing, SigningKey } from './keys.js';
+import { encodeProof, leafHash, parseProof, rootOf } from './merkle.js';
 
 export type SignatureAlgorithm = 'hmac-sha256' | 'ed25519';
 
@@ -42,10 +43,16 @@ function nextNonce(): Buffer {
 /**
  * Seals outgoing envelopes and opens incoming ones for one destination: AES-256-GCM encryption of the
  * data (random 96-bit nonce; the attributes as additional data, so headers cannot be swapped between
- * messages), then a signature over the attributes and the body exactly as it goes on the wire.
- * Encrypt-then-sign: a consumer rejects a forged message before it spends a decryption on it.
+ * messages), then a signature over the attributes and the body exactly as it goes on the wire: an
+ * HMAC per message, or for Ed25519 one signature per batch (the messages sealed in one event-loop turn
+ * are the leaves of a Merkle tree: ./batch-signature.ts). Encrypt-then-sign: a consumer rejects a
+ * forged message before it spends a decryption on it.
  */
 export class DestinationSecurity {
+  /** Ed25519 only: one batch signer per signing key id, and the batch roots checked lately. */
+  private readonly batchSigners = new Map<string, BatchSigner>();
+  private readonly verifiedRoots = new VerifiedRoots();
+
   constructor(readonly policy: DestinationPolicy) {}
 
   get encrypts(): boolean {
@@ -81,8 +88,9 @@ export class DestinationSecurity {
       // The body exactly as encodeBinary writes it: JSON of the (encrypted) data.
       const body = Buffer.from(JSON.stringify(data), 'utf8');
       const header = canonicalAttributes(this.policy.destination, envelope, encryption, { keyId, sealedAt });
-      const signature = (await signatureOf(signing.algorithm, key.signing, header, body)).toString('base64');
-      extensions[ATTRIBUTES.signature] = signatureAttribute({ keyId, sealedAt, signature });
+      extensions[ATTRIBUTES.signature] = signing.algorithm === 'hmac-sha256'
+        ? signatureAttribute({ keyId, sealedAt, signature: hmacOf(key.signing, header, body).toString('base64') })
+        : await this.signInBatch(keyId, key.signing, sealedAt, leafHash(header, body));
     }
     return { ...envelope, data, extensions };
   }
@@ -97,11 +105,16 @@ export class DestinationSecurity {
     const raw = envelope.extensions?.[ATTRIBUTES.signature];
     if (raw === undefined) throw rejected(`unsigned message: ${describe(this.policy.destination)} requires a ${signing.algorithm} signature`);
     const signed = parseSignature(raw);
-    if (!signed) throw rejected(`unreadable signature attribute ${ATTRIBUTES.signature}: expected <key id>:<seal time>:<signature>`);
+    const batched = signing.algorithm === 'ed25519';
+    if (!signed || (signed.proof !== undefined) !== batched) {
+      throw rejected(`unreadable signature attribute ${ATTRIBUTES.signature}: expected <key id>:<seal time>:<signature>${batched ? ':<batch proof>' : ''}`);
+    }
     const key = signing.ring.keys.get(signed.keyId);
     if (!key) throw rejected(`signed with unknown key id "${signed.keyId}" (${describe(this.policy.destination)} knows ${[...signing.ring.keys.keys()].join(', ')})`);
     const header = canonicalAttributes(this.policy.destination, envelope, envelope.extensions?.[ATTRIBUTES.encryption], signed);
-    if (!(await verifies(signing.algorithm, key.verifying, header, body, Buffer.from(signed.signature, 'base64')))) {
+    const signature = Buffer.from(signed.signature, 'base64');
+    const valid = batched ? await this.verifyInBatch(signed.keyId, key.verifying, signed.proof!, leafHash(header, body), signature) : hmacMatches(key.verifying, header, body, signature);
+    if (!valid) {
       throw rejected(`bad signature (key "${signed.keyId}"): the body or an attribute was changed after signing, or it was signed for another destination`);
     }
     const sealedAt = Number(signed.sealedAt);
@@ -109,6 +122,21 @@ export class DestinationSecurity {
     const age = nowMs - sealedAt;
     if (age > signing.maxAgeMs) throw rejected(`expired: sealed ${Math.round(age / 1000)} s ago, older than maxAge ${Math.round(signing.maxAgeMs / 1000)} s of ${describe(this.policy.destination)}`);
     if (age < -CLOCK_SKEW_MS) throw rejected(`sealed ${Math.round(-age / 1000)} s in the future (beyond the allowed clock skew)`);
+  }
+
+  /** Ed25519: signs the message's leaf with the others sealed in this turn; the attribute carries the batch signature and the leaf's proof. */
+  private async signInBatch(keyId: string, key: KeyObject, sealedAt: string, leaf: Buffer): Promise<string> {
+    let signer = this.batchSigners.get(keyId);
+    if (!signer) this.batchSigners.set(keyId, (signer = new BatchSigner(key)));
+    const { signature, proof } = await signer.sign(leaf);
+    return signatureAttribute({ keyId, sealedAt, signature: signature.toString('base64'), proof: encodeProof(proof) });
+  }
+
+  /** Ed25519: the leaf's proof leads to a root whose signature holds (checked once per batch). */
+  private async verifyInBatch(keyId: string, key: KeyObject, proofText: string, leaf: Buffer, signature: Buffer): Promise<boolean> {
+    const proof = parseProof(proofText);
+    const root = proof && rootOf(leaf, proof);
+    return root !== undefined && this.verifiedRoots.verify(keyId, key, root, signature);
   }
 
   /**
@@ -147,23 +175,12 @@ export class DestinationSecurity {
   }
 }
 
-/**
- * Ed25519 through node's callback form: the work runs on the libuv thread pool, off the event loop, so
- * the deliveries in flight verify in parallel (an Ed25519 verification costs about a hundred times an
- * HMAC). HMAC stays synchronous: a hop to the pool would cost more than the hash.
- */
-const signAsync = promisify(sign);
-const verifyAsync = promisify(verify);
-
-async function signatureOf(algorithm: SignatureAlgorithm, key: KeyObject, header: Buffer, body: Buffer): Promise<Buffer> {
-  if (algorithm === 'hmac-sha256') return createHmac('sha256', key).update(header).update(body).digest();
-  // Ed25519 signs the whole message in one pass (no streaming interface).
-  return signAsync(null, Buffer.concat([header, body]), key);
+function hmacOf(key: KeyObject, header: Buffer, body: Buffer): Buffer {
+  return createHmac('sha256', key).update(header).update(body).digest();
 }
 
-async function verifies(algorithm: SignatureAlgorithm, key: KeyObject, header: Buffer, body: Buffer, signature: Buffer): Promise<boolean> {
-  if (algorithm === 'ed25519') return signature.length === 64 && verifyAsync(null, Buffer.concat([header, body]), key, signature);
-  const expected = createHmac('sha256', key).update(header).update(body).digest();
+function hmacMatches(key: KeyObject, header: Buffer, body: Buffer, signature: Buffer): boolean {
+  const expected = hmacOf(key, header, body);
   return signature.length === expected.length && timingSafeEqual(signature, expected);
 }
 

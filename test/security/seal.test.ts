@@ -86,6 +86,8 @@ describe('message security: AES-256-GCM + HMAC-SHA256', () => {
     const later = signature.replace(/:(\d+):/, (_, at: string) => `:${Number(at) + 1}:`);
     expect(await rejection(() => receive(security, { ...sealed, extensions: { ...sealed.extensions, [SECURITY_ATTRIBUTES.signature]: later } }))).toMatch(/bad signature/);
     expect(await rejection(() => receive(security, { ...sealed, extensions: { ...sealed.extensions, [SECURITY_ATTRIBUTES.signature]: 'garbage' } }))).toMatch(/unreadable signature attribute edaflowsig/);
+    // A batch proof means nothing to an HMAC: refused, not ignored.
+    expect(await rejection(() => receive(security, { ...sealed, extensions: { ...sealed.extensions, [SECURITY_ATTRIBUTES.signature]: `${signature}:0.1` } }))).toMatch(/unreadable signature attribute edaflowsig: expected <key id>:<seal time>:<signature>$/);
   });
 
   it('refuses a message older than maxAge and one sealed far in the future', async () => {
@@ -149,6 +151,26 @@ describe('message security: Ed25519 signatures', () => {
     expect((await receive(consumer, producer.seal(secret()))).data).toEqual({ n: 7, card: '4111 1111 1111 1111' });
     expect((await receive(consumer, rawProducer.seal(secret()))).data).toMatchObject({ n: 7 });
     await expect(consumer.seal(secret())).rejects.toThrow(/sign key "e1" has no privateKey/);
+  });
+
+  it('signs what is sealed in one turn as one batch: one signature, each message verifiable alone, a proof bound to its message', async () => {
+    const producer = await securityOf(SIGNED, { PUBLIC: pem.publicKey, PRIVATE: pem.privateKey });
+    const consumer = await securityOf(VERIFY_ONLY, { PUBLIC: pem.publicKey });
+    const batch = await Promise.all(Array.from({ length: 5 }, (_, n) => producer.seal(createEnvelope('Secret', { n, card: 'x' }, 'test', { dataversion: 1 }))));
+    const attributes = batch.map((sealed) => sealed.extensions![SECURITY_ATTRIBUTES.signature]!);
+    const signatureOf = (attribute: string) => attribute.split(':')[2];
+    expect(new Set(attributes.map(signatureOf)).size).toBe(1);
+    expect(attributes[0]).toMatch(/^e1:\d{13}:[A-Za-z0-9+/]{86}==:0\.5(\.[A-Za-z0-9_-]{43}){3}$/);
+    // Out of order and one at a time, as a consumer may get them.
+    for (const sealed of [...batch].reverse()) expect((await receive(consumer, sealed)).data).toMatchObject({ card: 'x' });
+    const swapped = { ...batch[1]!, extensions: { ...batch[1]!.extensions, [SECURITY_ATTRIBUTES.signature]: attributes[2]! } };
+    expect(await rejection(() => receive(consumer, swapped))).toMatch(/bad signature/);
+    expect(await rejection(() => receive(consumer, { ...batch[3]!, data: { n: 4, card: 'x' } }))).toMatch(/bad signature/);
+    const withoutProof = attributes[0]!.split(':').slice(0, 3).join(':');
+    expect(await rejection(() => receive(consumer, { ...batch[0]!, extensions: { ...batch[0]!.extensions, [SECURITY_ATTRIBUTES.signature]: withoutProof } }))).toMatch(/unreadable signature attribute edaflowsig: expected <key id>:<seal time>:<signature>:<batch proof>/);
+    const alone = await producer.seal(secret());
+    expect(signatureOf(alone.extensions![SECURITY_ATTRIBUTES.signature]!)).not.toBe(signatureOf(attributes[0]!));
+    expect((await receive(consumer, alone)).data).toMatchObject({ n: 7 });
   });
 
   it('refuses a tampered body or attribute and a message signed by another key pair', async () => {

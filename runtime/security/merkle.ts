@@ -1,0 +1,88 @@
+import { hash } from 'node:crypto';
+
+/**
+ * A Merkle tree over a batch of sealed messages, so one Ed25519 signature (of the root) covers them all
+ * while each message stays verifiable on its own: a message carries its index, the batch size and the
+ * sibling hashes on its path to the root. Leaves and inner nodes hash under different prefixes (0x00,
+ * 0x01, as RFC 6962), so an inner node can never pass for a leaf. A lone node at the end of a level
+ * moves up unchanged.
+ */
+export interface MerkleProof {
+  readonly index: number;
+  readonly count: number;
+  /** Sibling hashes from the leaf up. */
+  readonly path: readonly Buffer[];
+}
+
+/** Bounds a proof read from the wire: 2^16 messages a batch, at most 16 hashes. */
+const MAX_COUNT = 1 << 16;
+const HASH_BYTES = 32;
+const LEAF = Buffer.from([0]);
+const NODE = Buffer.from([1]);
+
+export function leafHash(header: Buffer, body: Buffer): Buffer {
+  return hash('sha256', Buffer.concat([LEAF, header, body]), 'buffer');
+}
+
+function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
+}
+
+/** The root of `leaves` and each leaf's proof. */
+export function buildTree(leaves: readonly Buffer[]): { root: Buffer; proofs: MerkleProof[] } {
+  if (!leaves.length) throw new Error('a Merkle tree needs at least one leaf');
+  const paths: Buffer[][] = leaves.map(() => []);
+  // Which leaves sit under each node of the current level.
+  let level = leaves.map((leaf, index) => ({ hash: leaf, leaves: [index] }));
+  while (level.length > 1) {
+    const next: typeof level = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i]!;
+      const right = level[i + 1];
+      if (!right) {
+        next.push(left);
+        continue;
+      }
+      for (const leaf of left.leaves) paths[leaf]!.push(right.hash);
+      for (const leaf of right.leaves) paths[leaf]!.push(left.hash);
+      next.push({ hash: nodeHash(left.hash, right.hash), leaves: [...left.leaves, ...right.leaves] });
+    }
+    level = next;
+  }
+  return { root: level[0]!.hash, proofs: paths.map((path, index) => ({ index, count: leaves.length, path })) };
+}
+
+/** The root `leaf` hashes up to along `proof`; undefined when the proof does not fit its own index and count. */
+export function rootOf(leaf: Buffer, proof: MerkleProof): Buffer | undefined {
+  let { index, count } = proof;
+  if (index >= count) return undefined;
+  let node = leaf;
+  let used = 0;
+  while (count > 1) {
+    const sibling = index ^ 1;
+    if (sibling < count) {
+      const other = proof.path[used++];
+      if (!other) return undefined;
+      node = index & 1 ? nodeHash(other, node) : nodeHash(node, other);
+    }
+    index >>= 1;
+    count = (count + 1) >> 1;
+  }
+  return used === proof.path.length ? node : undefined;
+}
+
+/** `<index>.<count>.<hash>...`, hashes in base64url (no `.` or `:` in them). */
+export function encodeProof(proof: MerkleProof): string {
+  return [String(proof.index), String(proof.count), ...proof.path.map((node) => node.toString('base64url'))].join('.');
+}
+
+/** Undefined when `text` is not a well-formed proof. */
+export function parseProof(text: string): MerkleProof | undefined {
+  const [index, count, ...path] = text.split('.');
+  const numbers = [index, count].map((value) => (value !== undefined && /^\d{1,5}$/.test(value) ? Number(value) : NaN));
+  const [at, size] = numbers as [number, number];
+  if (!Number.isInteger(at) || !Number.isInteger(size) || size < 1 || size > MAX_COUNT || path.length > 16) return undefined;
+  const hashes = path.map((node) => Buffer.from(node, 'base64url'));
+  if (hashes.some((node) => node.length !== HASH_BYTES)) return undefined;
+  return { index: at, count: size, path: hashes };
+}
