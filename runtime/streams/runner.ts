@@ -8,7 +8,7 @@ import type { ConsumerPlan } from '../messaging/topology.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outbox } from '../outbox/index.js';
-import { lateSettlement, type LateSettlement } from '../pipeline/consumer.js';
+import { lateSettlement, type AttemptContext, type LateSettlement } from '../pipeline/consumer.js';
 import { inInbox, pruneInbox, recordAllInInbox, recordInInbox } from '../projections/checkpoint.js';
 import type { Database } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/leases.js';
@@ -162,7 +162,7 @@ export class StreamRunner {
       logger: this.options.logger,
       ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
       handle: broker.capabilities.lateAck
-        ? (envelope, { signal }) => this.handleInBatch(consumer.destination.name, envelope, signal)
+        ? (envelope, attempt) => this.handleInBatch(consumer.destination.name, envelope, attempt)
         : (envelope) => this.serialized(() => this.handleAlone(consumer.destination.name, envelope)),
     });
   }
@@ -231,14 +231,15 @@ export class StreamRunner {
    * acknowledges on. Waits first while too many messages are uncommitted, or a failed commit is being
    * rebuilt (outside the queue, which the rebuild needs).
    */
-  private async handleInBatch(topic: string, envelope: Envelope, signal: AbortSignal): Promise<LateSettlement> {
+  private async handleInBatch(topic: string, envelope: Envelope, attempt: AttemptContext): Promise<LateSettlement> {
     for (;;) {
       const holding = this.current();
       const uncommitted = (holding.open?.size ?? 0) + holding.failed.reduce((sum, batch) => sum + batch.size, 0);
       if (uncommitted < MAX_UNCOMMITTED && !holding.failed.length) break;
       this.progress.reset();
       await this.progress.wait(RECOVERY_RETRY_MS);
-      if (signal.aborted) throw signal.reason;
+      // Read only here: the pipeline makes an attempt's AbortController on first read.
+      if (attempt.signal.aborted) throw attempt.signal.reason;
     }
     return this.serialized(async () => {
       const holding = this.current();
