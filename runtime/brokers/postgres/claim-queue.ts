@@ -18,20 +18,14 @@ const lease = (param: number): string => `now() + make_interval(secs => $${param
 /**
  * Claims up to `limit` visible, unleased messages (SKIP LOCKED: competing consumers never wait on or
  * take each other's rows), leasing them for `leaseMs` and counting the delivery in the row, so a
- * crashed consumer's messages come back after the lease with the next attempt number. The rows are
- * updated by `id = any(array(...))`, not joined: a join makes the planner scan the whole table per claim.
+ * crashed consumer's messages come back after the lease with the next attempt number. The ready rows
+ * are found by `edaflow_ready_queue_messages` (migration 009: an index scan whatever the statistics
+ * say) and updated by `id = any(array(...))`, not joined: a join makes the planner scan the whole table.
  */
 export async function claimQueue(db: Queryable, queue: string, limit: number, leaseMs: number): Promise<QueueRow[]> {
   const { rows } = await db.query<{ id: string; key: string | null; headers: Record<string, string>; body: unknown; attempts: number; age_ms: number }>(
-    `with claimable as (
-       select id from edaflow_queue_messages
-       where queue = $1 and visible_at <= now() and (leased_until is null or leased_until <= now())
-       order by visible_at, id
-       limit $2
-       for update skip locked
-     )
-     update edaflow_queue_messages as m set attempts = m.attempts + 1, leased_until = ${lease(3)}
-     where m.id = any (array(select id from claimable))
+    `update edaflow_queue_messages as m set attempts = m.attempts + 1, leased_until = ${lease(3)}
+     where m.id = any (array(select edaflow_ready_queue_messages($1, $2)))
      returning m.id::text, m.key, m.headers, m.body, m.attempts, (extract(epoch from now() - m.created_at) * 1000)::float8 as age_ms`,
     [queue, limit, leaseMs],
   );
