@@ -8,10 +8,13 @@ export interface OutboxRow {
   readonly attempts: number;
 }
 
-/** The oldest unsent rows, in id order (the order they were written in, per stream); dead rows are skipped. */
+/**
+ * The oldest unsent rows, in id order (the order they were written in, per stream); dead rows are
+ * skipped. Read by `edaflow_pending_outbox` (migration 010): from the index, whatever the statistics say.
+ */
 export async function readPendingRows(db: Queryable, limit: number): Promise<OutboxRow[]> {
   // Ordered by the table's bigint id, not the selected text `id` ('10' < '9').
-  const { rows } = await db.query<OutboxRow>('select id::text as id, envelope, attempts from edaflow_outbox where dead_at is null order by edaflow_outbox.id limit $1', [limit]);
+  const { rows } = await db.query<OutboxRow>('select id::text as id, envelope, attempts from edaflow_pending_outbox($1) as pending order by pending.id', [limit]);
   return rows;
 }
 

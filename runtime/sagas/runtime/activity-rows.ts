@@ -40,17 +40,15 @@ export async function insertActivity(tx: Queryable, instanceId: string, effect: 
 /**
  * Claims up to `limit` due invocations for this process: counts the attempt and pushes the next
  * attempt out by the lease, so a process that dies mid-call leaves it to be claimed again once the
- * lease runs out (`skip locked`: two processes never claim the same row at once).
+ * lease runs out (`skip locked`: two processes never claim the same row at once). The due rows are
+ * found by `edaflow_due_saga_activities` (migration 010: from the index, whatever the statistics say).
  */
 export async function claimActivities(db: Queryable, limit: number, leaseMs: number): Promise<ActivityRow[]> {
   const { rows } = await db.query<ActivityRow>(
     `update edaflow_saga_activities a
         set attempts = a.attempts + 1,
             next_attempt_at = now() + make_interval(secs => greatest(coalesce(a.timeout_ms, 0), $2::integer)::double precision / 1000)
-      where a.idempotency_key in (
-        select idempotency_key from edaflow_saga_activities
-         where status = 'pending' and next_attempt_at <= now()
-         order by next_attempt_at limit $1 for update skip locked)
+      where a.idempotency_key = any (array(select edaflow_due_saga_activities($1)))
       returning a.idempotency_key, a.instance_id, a.step, a.compensation, a.activity, a.attempts, a.input, a.retry, a.timeout_ms`,
     [limit, leaseMs],
   );

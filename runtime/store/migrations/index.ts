@@ -8,12 +8,13 @@ import { migration as streams } from './006-streams.js';
 import { migration as topicLateTransactions } from './007-topic-late-transactions.js';
 import { migration as projectionLateTransactions } from './008-projection-late-transactions.js';
 import { migration as queueClaimPlan } from './009-queue-claim-plan.js';
+import { migration as indexOrderedReads } from './010-index-ordered-reads.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
 
 /** Every migration, in order. Add a file per change; never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [broker, eventStore, projections, http, sagas, streams, topicLateTransactions, projectionLateTransactions, queueClaimPlan];
+export const MIGRATIONS: readonly Migration[] = [broker, eventStore, projections, http, sagas, streams, topicLateTransactions, projectionLateTransactions, queueClaimPlan, indexOrderedReads];
 
 interface Migratable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
