@@ -9,7 +9,7 @@
  * client library and the broker from what edaflow's own code costs. Each side runs BENCH_RUNS times
  * (rotating which goes first); the median counts. Prints progress to stderr, a table to stdout, writes bench/results/brokers.json.
  *
- *   BENCH_MESSAGES (5000)  BENCH_SQS_MESSAGES (1000: ElasticMQ is slow)  BENCH_BATCH (50)
+ *   BENCH_MESSAGES (20000: shorter runs measure start-up and noise more than throughput)  BENCH_SQS_MESSAGES (1000: ElasticMQ is slow)  BENCH_BATCH (50)
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
  *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce)
  */
@@ -36,7 +36,7 @@ import * as rabbitmqRaw from './brokers/rabbitmq.js';
 import * as sqsRaw from './brokers/sqs.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
-const MESSAGES = env('BENCH_MESSAGES', 5_000);
+const MESSAGES = env('BENCH_MESSAGES', 20_000);
 const SQS_MESSAGES = Math.min(MESSAGES, env('BENCH_SQS_MESSAGES', 1_000));
 const BATCH = env('BENCH_BATCH', 50);
 const PREFETCH = env('BENCH_PREFETCH', 50);
