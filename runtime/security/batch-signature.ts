@@ -1,5 +1,6 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { EdaflowError } from '../errors/index.js';
 import { buildTree, type MerkleProof } from './merkle.js';
 
 /**
@@ -13,9 +14,14 @@ import { buildTree, type MerkleProof } from './merkle.js';
 const signAsync = promisify(sign);
 const verifyAsync = promisify(verify);
 
-/** What is signed: the root, under a label of its own (a signature for anything else cannot pass for it). */
-function signedMessage(root: Buffer): Buffer {
-  return Buffer.concat([ROOT_LABEL, root]);
+/**
+ * What is signed: the root and the batch size, under a label of their own (a signature for anything
+ * else cannot pass for it; with the size signed, a message has exactly one proof that verifies).
+ */
+function signedMessage(root: Buffer, count: number): Buffer {
+  const size = Buffer.alloc(4);
+  size.writeUInt32BE(count);
+  return Buffer.concat([ROOT_LABEL, size, root]);
 }
 const ROOT_LABEL = Buffer.from('edaflow-batch-root-v1\0', 'utf8');
 
@@ -32,7 +38,7 @@ interface Waiting {
 export class BatchSigner {
   private waiting: Waiting[] = [];
 
-  constructor(private readonly key: KeyObject) {}
+  constructor(private readonly keyId: string, private readonly key: KeyObject) {}
 
   sign(leaf: Buffer): Promise<{ signature: Buffer; proof: MerkleProof }> {
     return new Promise((resolve, reject) => {
@@ -46,11 +52,20 @@ export class BatchSigner {
     const batch = this.waiting;
     if (!batch.length) return;
     this.waiting = [];
-    const { root, proofs } = buildTree(batch.map((waiting) => waiting.leaf));
-    signAsync(null, signedMessage(root), this.key).then(
-      (signature) => batch.forEach((waiting, index) => waiting.resolve({ signature, proof: proofs[index]! })),
-      (error: unknown) => batch.forEach((waiting) => waiting.reject(error)),
-    );
+    const fail = (error: unknown): void => {
+      const failure = new EdaflowError('EDA_SECURITY_CONFIG', `signing a batch of ${batch.length} with Ed25519 key "${this.keyId}" failed: ${(error as Error).message}`, { cause: error });
+      for (const waiting of batch) waiting.reject(failure);
+    };
+    try {
+      const { root, proofs } = buildTree(batch.map((waiting) => waiting.leaf));
+      signAsync(null, signedMessage(root, batch.length), this.key).then(
+        (signature) => batch.forEach((waiting, index) => waiting.resolve({ signature, proof: proofs[index]! })),
+        fail,
+      );
+    } catch (error) {
+      // Runs from setImmediate: a throw here would leave every waiter pending for good.
+      fail(error);
+    }
   }
 }
 
@@ -65,16 +80,26 @@ const REMEMBERED_ROOTS = 1024;
 export class VerifiedRoots {
   private readonly outcomes = new Map<string, Promise<boolean>>();
 
-  verify(keyId: string, key: KeyObject, root: Buffer, signature: Buffer): Promise<boolean> {
+  verify(keyId: string, key: KeyObject, root: Buffer, count: number, signature: Buffer): Promise<boolean> {
     if (signature.length !== 64) return Promise.resolve(false);
-    const id = `${keyId}:${root.toString('base64')}:${signature.toString('base64')}`;
+    const id = `${keyId}:${count}:${root.toString('base64')}:${signature.toString('base64')}`;
     const known = this.outcomes.get(id);
     if (known) return known;
-    const outcome = verifyAsync(null, signedMessage(root), key, signature);
+    const outcome = verifyAsync(null, signedMessage(root, count), key, signature);
     this.outcomes.set(id, outcome);
     // A failure to check (not a false) is not remembered: the next message tries again.
-    outcome.catch(() => this.outcomes.delete(id));
+    outcome.catch(() => this.outcomes.get(id) === outcome && this.outcomes.delete(id));
     if (this.outcomes.size > REMEMBERED_ROOTS) this.outcomes.delete(this.outcomes.keys().next().value!);
     return outcome;
   }
+}
+
+/**
+ * A message signed alone (`<key id>:<seal time>:<signature>`, as edaflow sealed Ed25519 messages
+ * before batch signatures): its signature is of the canonical attributes and the body themselves.
+ * Still accepted, so messages in flight across an upgrade, and producers not yet upgraded, are not
+ * refused; the two forms cannot stand in for each other (the batch form signs a labelled root).
+ */
+export function verifySingle(key: KeyObject, header: Buffer, body: Buffer, signature: Buffer): Promise<boolean> {
+  return signature.length === 64 ? verifyAsync(null, Buffer.concat([header, body]), key, signature) : Promise.resolve(false);
 }

@@ -16,7 +16,6 @@ export interface MerkleProof {
 
 /** Bounds a proof read from the wire: 2^16 messages a batch, at most 16 hashes. */
 const MAX_COUNT = 1 << 16;
-const HASH_BYTES = 32;
 /** One-shot `crypto.hash` where node has it (20.12+), a third cheaper than a Hash object; else the object. */
 const sha256: (data: Buffer) => Buffer = typeof crypto.hash === 'function'
   ? (data) => crypto.hash('sha256', data, 'buffer')
@@ -80,13 +79,15 @@ export function encodeProof(proof: MerkleProof): string {
   return [String(proof.index), String(proof.count), ...proof.path.map((node) => node.toString('base64url'))].join('.');
 }
 
-/** Undefined when `text` is not a well-formed proof. */
+const NUMBER = /^(0|[1-9]\d{0,4})$/;
+/** 32 bytes in unpadded base64url, the last character carrying no unused bits: one spelling per hash. */
+const HASH = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+
+/** Undefined when `text` is not a proof written as encodeProof writes it (one spelling per proof). */
 export function parseProof(text: string): MerkleProof | undefined {
   const [index, count, ...path] = text.split('.');
-  const numbers = [index, count].map((value) => (value !== undefined && /^\d{1,5}$/.test(value) ? Number(value) : NaN));
-  const [at, size] = numbers as [number, number];
-  if (!Number.isInteger(at) || !Number.isInteger(size) || size < 1 || size > MAX_COUNT || path.length > 16) return undefined;
-  const hashes = path.map((node) => Buffer.from(node, 'base64url'));
-  if (hashes.some((node) => node.length !== HASH_BYTES)) return undefined;
-  return { index: at, count: size, path: hashes };
+  if (index === undefined || count === undefined || !NUMBER.test(index) || !NUMBER.test(count) || path.length > 16 || !path.every((node) => HASH.test(node))) return undefined;
+  const [at, size] = [Number(index), Number(count)];
+  if (size < 1 || size > MAX_COUNT || at >= size) return undefined;
+  return { index: at, count: size, path: path.map((node) => Buffer.from(node, 'base64url')) };
 }

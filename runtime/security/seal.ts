@@ -3,7 +3,7 @@ import type { DestinationRef } from '../brokers/adapter.js';
 import { parseJson, type Envelope } from '../envelope/index.js';
 import { EdaflowError } from '../errors/index.js';
 import { ATTRIBUTES, canonicalAttributes, encryptionAttribute, parseEncryption, parseSignature, signatureAttribute, withoutSecurityAttributes } from './attributes.js';
-import { BatchSigner, VerifiedRoots } from './batch-signature.js';
+import { BatchSigner, VerifiedRoots, verifySingle } from './batch-signature.js';
 import type { KeyRing, SigningKey } from './keys.js';
 import { encodeProof, leafHash, parseProof, rootOf } from './merkle.js';
 
@@ -105,15 +105,17 @@ export class DestinationSecurity {
     const raw = envelope.extensions?.[ATTRIBUTES.signature];
     if (raw === undefined) throw rejected(`unsigned message: ${describe(this.policy.destination)} requires a ${signing.algorithm} signature`);
     const signed = parseSignature(raw);
-    const batched = signing.algorithm === 'ed25519';
-    if (!signed || (signed.proof !== undefined) !== batched) {
-      throw rejected(`unreadable signature attribute ${ATTRIBUTES.signature}: expected <key id>:<seal time>:<signature>${batched ? ':<batch proof>' : ''}`);
+    const ed25519 = signing.algorithm === 'ed25519';
+    if (!signed || (signed.proof !== undefined && !ed25519)) {
+      throw rejected(`unreadable signature attribute ${ATTRIBUTES.signature}: expected <key id>:<seal time>:<signature>${ed25519 ? '[:<batch proof>]' : ''}`);
     }
     const key = signing.ring.keys.get(signed.keyId);
     if (!key) throw rejected(`signed with unknown key id "${signed.keyId}" (${describe(this.policy.destination)} knows ${[...signing.ring.keys.keys()].join(', ')})`);
     const header = canonicalAttributes(this.policy.destination, envelope, envelope.extensions?.[ATTRIBUTES.encryption], signed);
     const signature = Buffer.from(signed.signature, 'base64');
-    const valid = batched ? await this.verifyInBatch(signed.keyId, key.verifying, signed.proof!, leafHash(header, body), signature) : hmacMatches(key.verifying, header, body, signature);
+    const valid = !ed25519 ? hmacMatches(key.verifying, header, body, signature)
+      : signed.proof === undefined ? await verifySingle(key.verifying, header, body, signature)
+        : await this.verifyInBatch(signed.keyId, key.verifying, signed.proof, leafHash(header, body), signature);
     if (!valid) {
       throw rejected(`bad signature (key "${signed.keyId}"): the body or an attribute was changed after signing, or it was signed for another destination`);
     }
@@ -127,16 +129,18 @@ export class DestinationSecurity {
   /** Ed25519: signs the message's leaf with the others sealed in this turn; the attribute carries the batch signature and the leaf's proof. */
   private async signInBatch(keyId: string, key: KeyObject, sealedAt: string, leaf: Buffer): Promise<string> {
     let signer = this.batchSigners.get(keyId);
-    if (!signer) this.batchSigners.set(keyId, (signer = new BatchSigner(key)));
+    if (!signer) this.batchSigners.set(keyId, (signer = new BatchSigner(keyId, key)));
     const { signature, proof } = await signer.sign(leaf);
     return signatureAttribute({ keyId, sealedAt, signature: signature.toString('base64'), proof: encodeProof(proof) });
   }
 
-  /** Ed25519: the leaf's proof leads to a root whose signature holds (checked once per batch). */
+  /** Ed25519: the leaf's proof leads to a root whose signature holds (checked once per batch). Throws when the proof is unreadable. */
   private async verifyInBatch(keyId: string, key: KeyObject, proofText: string, leaf: Buffer, signature: Buffer): Promise<boolean> {
     const proof = parseProof(proofText);
-    const root = proof && rootOf(leaf, proof);
-    return root !== undefined && this.verifiedRoots.verify(keyId, key, root, signature);
+    if (!proof) throw rejected(`unreadable batch proof in ${ATTRIBUTES.signature}: expected <index>.<batch size>.<sibling hashes, base64url>`);
+    const root = rootOf(leaf, proof);
+    if (!root) throw rejected(`batch proof does not fit its own index ${proof.index} and batch size ${proof.count} (${proof.path.length} sibling hashes)`);
+    return this.verifiedRoots.verify(keyId, key, root, proof.count, signature);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { DestinationRef } from '../../runtime/brokers/adapter.js';
@@ -6,6 +6,7 @@ import { createEnvelope, decode, encodeBinary, type Envelope } from '../../runti
 import { isEdaflowError } from '../../runtime/errors/index.js';
 import { createLogger } from '../../runtime/observability/logger.js';
 import { MessageSecurity, SECURITY_ATTRIBUTES, type DestinationSecurity } from '../../runtime/security/index.js';
+import { canonicalAttributes } from '../../runtime/security/attributes.js';
 import { definitionsOf, HMAC_AND_AES, load, newKey, securedYaml } from './setup.js';
 
 const TOPIC: DestinationRef = { kind: 'topic', name: 'secured' };
@@ -166,11 +167,39 @@ describe('message security: Ed25519 signatures', () => {
     const swapped = { ...batch[1]!, extensions: { ...batch[1]!.extensions, [SECURITY_ATTRIBUTES.signature]: attributes[2]! } };
     expect(await rejection(() => receive(consumer, swapped))).toMatch(/bad signature/);
     expect(await rejection(() => receive(consumer, { ...batch[3]!, data: { n: 4, card: 'x' } }))).toMatch(/bad signature/);
-    const withoutProof = attributes[0]!.split(':').slice(0, 3).join(':');
-    expect(await rejection(() => receive(consumer, { ...batch[0]!, extensions: { ...batch[0]!.extensions, [SECURITY_ATTRIBUTES.signature]: withoutProof } }))).toMatch(/unreadable signature attribute edaflowsig: expected <key id>:<seal time>:<signature>:<batch proof>/);
+    const withAttribute = (sealed: Envelope, attribute: string): Envelope => ({ ...sealed, extensions: { ...sealed.extensions, [SECURITY_ATTRIBUTES.signature]: attribute } });
+    const [keyId, sealedAt, signature, proof] = attributes[4]!.split(':') as [string, string, string, string];
+    // The batch's signature without the proof is read as a message signed alone, and does not hold for it.
+    expect(await rejection(() => receive(consumer, withAttribute(batch[4]!, `${keyId}:${sealedAt}:${signature}`)))).toMatch(/bad signature/);
+    // One spelling per proof: the batch size is signed, numbers and hashes have one written form.
+    const [, , ...path] = proof.split('.');
+    expect(await rejection(() => receive(consumer, withAttribute(batch[4]!, `${keyId}:${sealedAt}:${signature}:${['8', '9', ...path].join('.')}`)))).toMatch(/bad signature/);
+    expect(await rejection(() => receive(consumer, withAttribute(batch[4]!, `${keyId}:${sealedAt}:${signature}:${['04', '5', ...path].join('.')}`)))).toMatch(/unreadable batch proof in edaflowsig/);
+    expect(await rejection(() => receive(consumer, withAttribute(batch[4]!, `${keyId}:${sealedAt}:${signature}:${['4', '5', ...path, path[0]].join('.')}`)))).toMatch(/batch proof does not fit its own index 4 and batch size 5 \(2 sibling hashes\)/);
     const alone = await producer.seal(secret());
     expect(signatureOf(alone.extensions![SECURITY_ATTRIBUTES.signature]!)).not.toBe(signatureOf(attributes[0]!));
     expect((await receive(consumer, alone)).data).toMatchObject({ n: 7 });
+  });
+
+  it('caps a batch at 256 messages: 300 sealed at once are two batches, every message verifies', async () => {
+    const producer = await securityOf(SIGNED, { PUBLIC: pem.publicKey, PRIVATE: pem.privateKey });
+    const consumer = await securityOf(VERIFY_ONLY, { PUBLIC: pem.publicKey });
+    const sealed = await Promise.all(Array.from({ length: 300 }, (_, n) => producer.seal(createEnvelope('Secret', { n, card: 'x' }, 'test', { dataversion: 1 }))));
+    const proofs = sealed.map((envelope) => envelope.extensions![SECURITY_ATTRIBUTES.signature]!.split(':')[3]!);
+    expect(proofs.map((proof) => proof.split('.')[1])).toEqual([...Array<string>(256).fill('256'), ...Array<string>(44).fill('44')]);
+    for (const envelope of sealed) expect((await receive(consumer, envelope)).data).toMatchObject({ card: 'x' });
+  });
+
+  it('still verifies a message signed alone (as sealed before batch signatures), and refuses it tampered', async () => {
+    const consumer = await securityOf(VERIFY_ONLY, { PUBLIC: pem.publicKey });
+    const sealedAt = String(Date.now());
+    const message = secret();
+    const header = canonicalAttributes(TOPIC, message, undefined, { keyId: 'e1', sealedAt });
+    const body = Buffer.from(JSON.stringify(message.data));
+    const signature = sign(null, Buffer.concat([header, body]), pair.privateKey).toString('base64');
+    const single = { ...message, extensions: { [SECURITY_ATTRIBUTES.signature]: `e1:${sealedAt}:${signature}` } };
+    expect((await receive(consumer, single)).data).toEqual(message.data);
+    expect(await rejection(() => receive(consumer, { ...single, subject: 'order-2' }))).toMatch(/bad signature/);
   });
 
   it('refuses a tampered body or attribute and a message signed by another key pair', async () => {
