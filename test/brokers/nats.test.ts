@@ -52,6 +52,31 @@ describe('nats adapter', () => {
     expect((missing as EdaflowError).code).toBe('EDA_UNKNOWN_TYPE');
   });
 
+  it('acks go out at the end of the event-loop turn, and a close right after handling loses none (nothing waits for ack_wait)', async () => {
+    const destination: DestinationRef = { kind: 'queue', name: uniqueName('acks') };
+    const group: GroupSpec = { destination, group: 'workers', deadLetter: null, retry: NO_RETRY };
+    await adapter.provision({ topics: [], queues: [{ name: destination.name, deadLetter: null, maxDeliveries: 5 }], groups: [group] });
+    const consumer = new NatsBroker('nats-acks', { type: 'nats', servers: [URL] }, createLogger({ level: 'silent' }));
+    await consumer.connect();
+    let handled = 0;
+    const waiters: [number, () => void][] = [];
+    const handledAll = (count: number) => new Promise<void>((resolve) => waiters.push([count, resolve]));
+    await consumer.subscribe({ ...group, prefetch: 50, concurrency: 10 }, async (delivery) => {
+      await delivery.ack();
+      handled++;
+      for (const [count, resolve] of waiters) if (handled === count) resolve();
+    });
+    let lag = -1;
+    const settled = () => eventually(async () => (lag = await adapter.lag(group)) === 0, 5_000, () => `${lag} messages still unacknowledged (pending or awaiting an ack)`);
+    await adapter.publish(destination, Array.from({ length: 50 }, (_, n) => ping(n)));
+    await handledAll(50);
+    await settled(); // the consumer still running: acks are not held for its stop
+    await adapter.publish(destination, Array.from({ length: 50 }, (_, n) => ping(50 + n)));
+    await handledAll(100);
+    await consumer.close(); // at once: the last acks may still be waiting for the turn's end
+    await settled();
+  });
+
   it('holds a key while its message waits for a delayed retry; other keys go on', async () => {
     const destination = await topic(['ordered']);
     let failedOnce = false;

@@ -2,6 +2,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-i
 import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
+import { TurnAcks } from './acks.js';
 import { ACK_WAIT_MS } from './provision.js';
 import { destinationStream, fromNatsHeaders, groupSubject, KEY_HEADER, subject } from './wire.js';
 
@@ -73,6 +74,7 @@ export class NatsSubscription implements Subscription {
   /** Delivered and waiting for a late ack: how to hand each back (nak) if the subscription stops first. */
   private readonly lateAcks = new Map<JsMsg, () => Promise<void>>();
   private readonly lanes: KeyedLanes;
+  private readonly acks: TurnAcks;
   private readonly roomFreed = new Signal();
   private readonly messagesQueued = new Signal();
   private batch: ConsumerMessages | undefined;
@@ -84,6 +86,7 @@ export class NatsSubscription implements Subscription {
     const { concurrency, prefetch } = context.request;
     this.prefetch = Math.max(1, prefetch);
     this.lanes = new KeyedLanes(Math.max(1, Math.min(concurrency, this.prefetch)));
+    this.acks = new TurnAcks(context.logger);
     this.heartbeat = setInterval(() => this.inProgress.forEach((message) => message.working()), ACK_WAIT_MS / 3);
     this.heartbeat.unref();
     this.loops = [this.fetchLoop(), this.dispatchLoop()];
@@ -101,6 +104,8 @@ export class NatsSubscription implements Subscription {
     await this.lanes.idle();
     // Never acknowledged: back to the server now, for the next consumer, rather than after ack_wait.
     await Promise.all([...this.lateAcks.values()].map((handBack) => handBack()));
+    // Before the connection may close (its drain sends what the client has queued, not what waits here).
+    this.acks.flush();
     clearInterval(this.heartbeat);
   }
 
@@ -207,8 +212,9 @@ export class NatsSubscription implements Subscription {
       ...(key !== undefined ? { key } : {}),
       // A plain ack, not ackAck: waiting for the server's confirmation is a request per message (an
       // inbox, a timer, error objects) and halves throughput. An ack that is lost (a connection drop)
-      // only means the server redelivers the message after ack_wait: at least once, never lost.
-      ack: () => settle(() => message.ack()),
+      // only means the server redelivers the message after ack_wait: at least once, never lost. Sent
+      // with the others of this event-loop turn (TurnAcks).
+      ack: () => settle(() => this.acks.ack(message)),
       retry,
       deadLetter: async (info) => {
         await this.context.deadLetter(message, info);
