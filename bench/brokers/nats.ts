@@ -12,7 +12,8 @@ import { Acks, type Timing, chunks, Limiter, rawMessages, type Workload } from '
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
 export async function raw(workload: Workload): Promise<Timing> {
-  const nc = await connect({ servers: [NATS_URL] });
+  // As the adapter: no stack captured per request (each publish is one).
+  const nc = await connect({ servers: [NATS_URL], noAsyncTraces: true });
   const stream = workload.name.replace(/[^A-Za-z0-9_-]/g, '_');
   const subject = `bench.${stream}`;
   try {
