@@ -40,37 +40,53 @@ export function encodeBinary(envelope: Envelope, prefix: string): WireMessage {
  * dead-letters such a message at once.
  */
 export function decode(headers: Headers, body: Buffer | string, prefix: string): Envelope {
-  // Header names are case-insensitive in most bindings: one pass lower-cases them all, rather than a
-  // scan of every header for each attribute that is absent (this runs for every message consumed).
-  const lowerCased = lowerCaseNames(headers);
-  const header = (name: string): string | undefined => headers[name] ?? lowerCased.get(name.toLowerCase());
-  const contentType = header('content-type') ?? header(prefix + 'datacontenttype');
+  const { contentType, attributes } = readHeaders(headers, prefix);
   if (contentType?.startsWith(STRUCTURED)) return decodeStructured(body);
-  const attribute = (name: string): string | undefined => header(prefix + name);
-  const missing = ['id', 'source', 'type'].filter((name) => !attribute(name));
-  if (missing.length) throw malformed(`missing CloudEvents attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
-  const extensions: Record<string, string> = {};
-  const lowerPrefix = prefix.toLowerCase();
-  for (const [lower, value] of lowerCased) {
-    if (!lower.startsWith(lowerPrefix)) continue;
-    const attributeName = lower.slice(prefix.length);
-    if (!NAMED_ATTRIBUTES.has(attributeName)) extensions[attributeName] = value;
+  if (!attributes['id'] || !attributes['source'] || !attributes['type']) {
+    const missing = ['id', 'source', 'type'].filter((name) => !attributes[name]);
+    throw malformed(`missing CloudEvents attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   }
+  const extensions: Record<string, string> = {};
+  for (const name in attributes) if (!NAMED_ATTRIBUTES.has(name)) extensions[name] = attributes[name]!;
   return build({
-    id: attribute('id'),
-    source: attribute('source'),
-    specversion: attribute('specversion'),
-    type: attribute('type'),
-    subject: attribute('subject'),
-    time: attribute('time'),
+    id: attributes['id'],
+    source: attributes['source'],
+    specversion: attributes['specversion'],
+    type: attributes['type'],
+    subject: attributes['subject'],
+    time: attributes['time'],
     datacontenttype: contentType,
-    dataversion: attribute('dataversion'),
-    correlationid: attribute('correlationid'),
-    causationid: attribute('causationid'),
-    traceparent: attribute('traceparent'),
+    dataversion: attributes['dataversion'],
+    correlationid: attributes['correlationid'],
+    causationid: attributes['causationid'],
+    traceparent: attributes['traceparent'],
     extensions,
     data: parseJson(body),
   });
+}
+
+/**
+ * The content type and the prefixed attributes (by lower-cased name), in one pass over the headers:
+ * this runs for every message consumed. Header names are case-insensitive in most bindings; of two
+ * spellings of one name the binding's own (exact) one wins, else the first.
+ */
+function readHeaders(headers: Headers, prefix: string): { contentType: string | undefined; attributes: Record<string, string> } {
+  const lowerPrefix = prefix.toLowerCase();
+  // No prototype: a header may be named anything, `ce-__proto__` included.
+  const attributes: Record<string, string> = Object.create(null) as Record<string, string>;
+  let contentType: string | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'content-type') {
+      if (name === lower || contentType === undefined) contentType = value;
+    } else if (lower.startsWith(lowerPrefix)) {
+      const attribute = lower.slice(lowerPrefix.length);
+      if (attributes[attribute] === undefined || name === prefix + attribute) attributes[attribute] = value;
+    }
+  }
+  return { contentType: contentType ?? attributes['datacontenttype'], attributes };
 }
 
 function decodeStructured(body: Buffer | string): Envelope {
@@ -100,34 +116,23 @@ function build(a: Attributes): Envelope {
   if (a.specversion !== undefined && a.specversion !== '1.0') throw malformed(`unsupported CloudEvents specversion "${a.specversion}"`);
   const version = a.dataversion === undefined ? undefined : Number(a.dataversion);
   if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw malformed(`dataversion "${a.dataversion}" is not a version number`);
-  return {
-    specversion: '1.0',
-    id: a.id,
-    source: a.source,
-    type: a.type,
-    time: a.time ?? new Date(0).toISOString(),
-    datacontenttype: a.datacontenttype ?? 'application/json',
-    ...(a.subject !== undefined ? { subject: a.subject } : {}),
-    ...(version !== undefined ? { dataversion: version } : {}),
-    ...(a.correlationid !== undefined ? { correlationid: a.correlationid } : {}),
-    ...(a.causationid !== undefined ? { causationid: a.causationid } : {}),
-    ...(a.traceparent !== undefined ? { traceparent: a.traceparent } : {}),
-    ...(Object.keys(a.extensions).length ? { extensions: a.extensions } : {}),
-    data: a.data,
+  // Assigned one by one, not spread from conditional objects: this runs for every message consumed.
+  const envelope: { -readonly [K in keyof Envelope]: Envelope[K] } = {
+    specversion: '1.0', id: a.id, source: a.source, type: a.type, time: a.time ?? EPOCH, datacontenttype: a.datacontenttype ?? 'application/json', data: a.data,
   };
+  if (a.subject !== undefined) envelope.subject = a.subject;
+  if (version !== undefined) envelope.dataversion = version;
+  if (a.correlationid !== undefined) envelope.correlationid = a.correlationid;
+  if (a.causationid !== undefined) envelope.causationid = a.causationid;
+  if (a.traceparent !== undefined) envelope.traceparent = a.traceparent;
+  for (const _ in a.extensions) {
+    envelope.extensions = a.extensions;
+    break;
+  }
+  return envelope;
 }
 
-/** Header values by lower-cased name; of names that differ only in case, the first one counts. */
-function lowerCaseNames(headers: Headers): Map<string, string> {
-  const result = new Map<string, string>();
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (!result.has(lower)) result.set(lower, value);
-  }
-  return result;
-}
+const EPOCH = new Date(0).toISOString();
 
 /** `body` parsed as JSON; EDA_MESSAGE_MALFORMED naming `what` when it is not. */
 export function parseJson(body: Buffer | string, what = 'the body'): unknown {

@@ -12,6 +12,16 @@ describe('CloudEvents envelope', () => {
     }
   });
 
+  it('reads header names in any case; of two spellings of one name the exact one wins, else the first', () => {
+    const envelope = decode({
+      'CE-ID': 'upper', 'ce-Source': 'mixed', 'Ce-Type': 't', 'ce-type': 'exact', 'CE-TENANT': 'first', 'Ce-Tenant': 'second', 'Content-Type': 'application/json', 'ce-DataVersion': '2',
+    }, '{"x":1}', 'ce-');
+    expect(envelope).toMatchObject({ id: 'upper', source: 'mixed', type: 'exact', dataversion: 2, datacontenttype: 'application/json', extensions: { tenant: 'first' }, data: { x: 1 } });
+    const amqp = decode({ 'cloudevents:id': 'lower', 'cloudEvents:source': 's', 'cloudEvents:type': 't', 'CLOUDEVENTS:TYPE': 'other' }, '{}', 'cloudEvents:');
+    expect(amqp).toMatchObject({ id: 'lower', source: 's', type: 't' });
+    expect(decode({ 'CONTENT-TYPE': 'application/cloudevents+json' }, JSON.stringify({ id: 'x', source: 's', type: 't', data: 1 }), 'ce-')).toMatchObject({ id: 'x', data: 1 });
+  });
+
   it('accepts a structured-mode CloudEvent from another producer, reading a missing dataversion as absent', () => {
     const body = JSON.stringify({ specversion: '1.0', id: 'x1', source: 'other', type: 'OrderCreated', time: '2026-01-01T00:00:00Z', data: { orderId: 'o2' }, partner: 'p' });
     const envelope = decode({ 'content-type': 'application/cloudevents+json' }, body, 'ce-');
