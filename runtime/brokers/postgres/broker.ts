@@ -7,7 +7,7 @@ import { migrate } from '../../store/migrations/index.js';
 import type { InsertPart } from '../../store/insert-part.js';
 import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from '../adapter.js';
 import { KeyedLanes } from '../keyed-lanes.js';
-import { AckBatch } from './ack-batch.js';
+import { BatchedAcks } from '../batched-acks.js';
 import { appendToTopic, topicInserts } from './append-to-topic.js';
 import { consumeQueue, type LoopContext } from './consume-queue.js';
 import { TopicGroupConsumer } from './consume-topic.js';
@@ -17,6 +17,7 @@ import { enqueue, queueInserts } from './enqueue.js';
 import { groupLag } from './lag.js';
 import { provisionGroup, provisionInternalQueue, provisionQueue, provisionTopic } from './provision.js';
 import { readQueueLimits } from './queue-settings.js';
+import { ackQueuedMany } from './settle-queue.js';
 import { Signal } from '../../core/signal.js';
 import { CHANNEL, INSERT_CHUNK, redeliveryQueue, type Wake, type WireRow } from './wire.js';
 import { OpenSubscriptions } from '../subscriptions.js';
@@ -131,7 +132,7 @@ export class PostgresBroker implements BrokerAdapter {
     const context: LoopContext = {
       db: this.db, leaseMs: this.leaseMs, pollMs: this.pollMs, lanes: new KeyedLanes(Math.max(1, Math.min(request.concurrency, window))), window, signal,
       running: () => running, deliver, deadLetter: request.deadLetter, origin: request.destination, group: request.group, onError,
-      acks: new AckBatch(this.db, onError),
+      acks: new BatchedAcks({ write: async (chunk: { id: string; attempt: number }[]) => void (await ackQueuedMany(this.db, chunk)), chunk: INSERT_CHUNK, onError }),
     };
     const destination = request.destination;
     const queue = destination.kind === 'topic' ? redeliveryQueue(destination.name, request.group) : destination.name;

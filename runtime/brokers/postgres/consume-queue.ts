@@ -4,7 +4,7 @@ import { deadLetterHeaders } from '../dead-letter.js';
 import type { KeyedLanes } from '../keyed-lanes.js';
 import { claimQueue, renewLeases, type QueueRow } from './claim-queue.js';
 import type { QueueLimits } from './queue-settings.js';
-import type { AckBatch } from './ack-batch.js';
+import type { BatchedAcks } from '../batched-acks.js';
 import { deadLetterQueued, releaseQueued, retryQueued } from './settle-queue.js';
 import type { Signal } from '../../core/signal.js';
 
@@ -23,8 +23,8 @@ export interface LoopContext {
   readonly origin: DestinationRef;
   readonly group: string;
   readonly onError: (error: unknown, what: string) => void;
-  /** Acks of this subscription, written a moment later and together (AckBatch). */
-  readonly acks: AckBatch;
+  /** Acks of this subscription, written a moment later and together. */
+  readonly acks: BatchedAcks<{ readonly id: string; readonly attempt: number }>;
 }
 
 /**
@@ -102,7 +102,7 @@ function queueDelivery(row: QueueRow, context: LoopContext): Delivery {
     body: row.body,
     attempt: row.attempt,
     ...(row.key !== undefined ? { key: row.key } : {}),
-    ack: async () => context.acks.ack(row.id, row.attempt),
+    ack: async () => context.acks.ack({ id: row.id, attempt: row.attempt }),
     retry: async (delayMs) => {
       await retryQueued(context.db, row.id, row.attempt, delayMs);
       // Another process sees it on its next poll; this one comes back for it on time.

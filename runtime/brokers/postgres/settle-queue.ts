@@ -12,7 +12,7 @@ export async function ackQueued(db: Queryable, id: string, attempt: number): Pro
 }
 
 /**
- * `ackQueued` for many messages in one statement; returns the ids it settled (see AckBatch).
+ * `ackQueued` for many messages in one statement; returns the ids it settled (see BatchedAcks).
  */
 export async function ackQueuedMany(db: Queryable, acks: readonly { id: string; attempt: number }[]): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>(

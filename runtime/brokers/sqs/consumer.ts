@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient,
+  ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { deadLetterHeaders } from '../dead-letter.js';
+import { BatchedAcks } from '../batched-acks.js';
 import { KeyedLanes } from '../keyed-lanes.js';
 import { sendAll } from './send.js';
 import { changeVisibility } from './visibility.js';
@@ -37,13 +38,16 @@ export interface QueueConsumerContext {
 /**
  * Competing consumer of one queue. Holds at most `prefetch` received messages (each kept invisible by
  * a heartbeat until it settles) and runs up to `concurrency` of them at once. The attempt is SQS's
- * ApproximateReceiveCount, so it survives a consumer crash; retry(delay) is ChangeMessageVisibility.
+ * ApproximateReceiveCount, so it survives a consumer crash; retry(delay) is ChangeMessageVisibility;
+ * acks are deleted in batches (BatchedAcks).
  */
 export class QueueConsumer implements Subscription {
   private running = true;
   /** Receipt handles of the messages received and not yet settled. */
   private readonly held = new Set<string>();
   private readonly lanes: KeyedLanes;
+  /** Acks: DeleteMessageBatch of up to 10, with what was acked while the last one ran (SQS bills per request). */
+  private readonly deletes: BatchedAcks<string>;
   private readonly stopping = new AbortController();
   private readonly heartbeat: NodeJS.Timeout;
   private beating: Promise<void> = Promise.resolve();
@@ -52,6 +56,10 @@ export class QueueConsumer implements Subscription {
 
   constructor(private readonly context: QueueConsumerContext, private readonly request: SubscribeRequest, private readonly deliver: (delivery: Delivery) => Promise<void>) {
     this.lanes = new KeyedLanes(Math.max(1, Math.min(request.concurrency, request.prefetch)));
+    this.deletes = new BatchedAcks({
+      write: (receipts) => deleteMessages(context, receipts), chunk: MAX_BATCH, parallel: 5,
+      onError: (error, what) => context.logger.warn({ err: error, queue: request.destination.name }, `SQS: failed ${what}`),
+    });
     this.heartbeat = setInterval(() => void (this.beating = this.extendHeld()), (context.settings.leaseSeconds * 1000) / 3).unref();
     this.loop = this.run();
   }
@@ -62,6 +70,7 @@ export class QueueConsumer implements Subscription {
     this.settledOne?.();
     await this.loop;
     await this.lanes.idle();
+    await this.deletes.flushed();
     clearInterval(this.heartbeat);
     await this.beating;
   }
@@ -137,7 +146,7 @@ export class QueueConsumer implements Subscription {
       body,
       attempt: Math.max(1, Number(message.Attributes?.ApproximateReceiveCount ?? 1)),
       ...(key !== undefined ? { key } : {}),
-      ack: () => this.settle(receipt, remove),
+      ack: () => this.settle(receipt, async () => this.deletes.ack(receipt)),
       retry: (delayMs) =>
         // SQS counts visibility in whole seconds: a delay is rounded up, not down.
         this.settle(receipt, async () => void (await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipt, VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(delayMs / 1000)) })))),
@@ -164,4 +173,19 @@ export class QueueConsumer implements Subscription {
   private async extendHeld(): Promise<void> {
     await changeVisibility(this.context.client, this.context.queueUrl, [...this.held], this.context.settings.leaseSeconds).catch((error: unknown) => this.context.logger.warn({ err: error }, 'SQS lease extension failed'));
   }
+}
+
+/** SQS's limit on the entries of one batch request. */
+const MAX_BATCH = 10;
+
+/**
+ * Deletes received messages in one request. A receipt SQS refuses (its lease ran out, so another
+ * consumer may hold the message now) is logged, not retried: the message comes back, at least once.
+ */
+async function deleteMessages(context: QueueConsumerContext, receipts: string[]): Promise<void> {
+  const result = await context.client.send(new DeleteMessageBatchCommand({
+    QueueUrl: context.queueUrl,
+    Entries: receipts.map((receipt, index) => ({ Id: String(index), ReceiptHandle: receipt })),
+  }));
+  for (const failure of result.Failed ?? []) context.logger.warn({ code: failure.Code, error: failure.Message }, 'SQS refused to delete an acknowledged message; it will be delivered again');
 }
