@@ -9,7 +9,7 @@
  * client library and the broker from what edaflow's own code costs. Each side runs BENCH_RUNS times
  * (rotating which goes first); the median counts. Prints progress to stderr, a table to stdout, writes bench/results/brokers.json.
  *
- *   BENCH_MESSAGES (20000: shorter runs measure start-up and noise more than throughput)  BENCH_SQS_MESSAGES (1000: ElasticMQ is slow)  BENCH_BATCH (50)
+ *   BENCH_MESSAGES (20000: shorter runs measure start-up and noise more than throughput)  BENCH_SQS_MESSAGES (5000: ElasticMQ is slower)  BENCH_BATCH (50)
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
  *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce)
  */
@@ -37,7 +37,7 @@ import * as sqsRaw from './brokers/sqs.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 20_000);
-const SQS_MESSAGES = Math.min(MESSAGES, env('BENCH_SQS_MESSAGES', 1_000));
+const SQS_MESSAGES = Math.min(MESSAGES, env('BENCH_SQS_MESSAGES', 5_000));
 const BATCH = env('BENCH_BATCH', 50);
 const PREFETCH = env('BENCH_PREFETCH', 50);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 10);
@@ -314,7 +314,7 @@ const rows = Object.entries(results).map(([broker, row]) =>
 console.log(`publish → consume → ack, batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}, median of ${RUNS} runs per side`);
 console.log('edaflow: CloudEvents envelopes in binary mode + the consumer pipeline (decode, ajv validation, upcast check, handler, ack);');
 console.log('raw: the client library with JSON.parse of each body; raw, same message: the same, sending the CloudEvents headers edaflow sends.');
-console.log('SQS runs fewer messages (ElasticMQ is slow).');
+console.log('SQS runs fewer messages (ElasticMQ is slower).');
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
 console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 
