@@ -125,10 +125,7 @@ function build(a: Attributes): Envelope {
   if (a.correlationid !== undefined) envelope.correlationid = a.correlationid;
   if (a.causationid !== undefined) envelope.causationid = a.causationid;
   if (a.traceparent !== undefined) envelope.traceparent = a.traceparent;
-  for (const _ in a.extensions) {
-    envelope.extensions = a.extensions;
-    break;
-  }
+  if (Object.keys(a.extensions).length) envelope.extensions = a.extensions;
   return envelope;
 }
 
