@@ -8,14 +8,21 @@ import type { Logger } from '../observability/logger.js';
 import type { BrokerAdapter, DeadLetterInfo, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, StartAt, SubscribeRequest, Subscription, Topology } from './adapter.js';
 import { deadLetterHeaders } from './dead-letter.js';
 import type { BrokerModule } from './index.js';
-import { natsDeadLetterOperations, type Outgoing } from './nats/dead-letters.js';
+import { natsDeadLetterOperations } from './nats/dead-letters.js';
 import { groupLag } from './nats/lag.js';
 import { addEphemeralConsumer, consumerName, ensureConsumer, ensureStream, isNotFound, topologyStreams } from './nats/provision.js';
+import { JetStreamPublisher, type StreamMessage } from './nats/publisher.js';
 import { NatsSubscription } from './nats/subscription.js';
-import { asUnavailable, destinationStream, fromNatsHeaders, KEY_HEADER, streamName, subject, toNatsHeaders } from './nats/wire.js';
+import { asUnavailable, destinationStream, fromNatsHeaders, KEY_HEADER, streamName, subject } from './nats/wire.js';
 import { OpenSubscriptions } from './subscriptions.js';
 
 type NatsConfig = Extract<BrokerConfig, { type: 'nats' }>;
+interface Connection {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly publisher: JetStreamPublisher;
+}
 
 const HEADER_PREFIX = 'ce-';
 /** How long a publish keeps retrying through an outage (the client reconnects meanwhile) before it fails. */
@@ -35,7 +42,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class NatsBroker implements BrokerAdapter {
   readonly capabilities = { headerPrefix: HEADER_PREFIX, topics: true, brokerDelayedRetry: true, durable: true, topicHistory: true, lateAck: true } as const;
   readonly deadLetters: DeadLetterOperations;
-  private connection: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } | undefined;
+  private connection: Connection | undefined;
   private readonly subscriptions = new OpenSubscriptions();
   private advisories: NatsSub | undefined;
 
@@ -60,18 +67,20 @@ export class NatsBroker implements BrokerAdapter {
         ...(this.config.token !== undefined ? { token: this.config.token } : {}),
         ...tlsOptions(this.config.tls),
       });
-      this.connection = { nc, js: jetstream(nc, { timeout: PUBLISH_ACK_TIMEOUT_MS }), jsm: await jetstreamManager(nc) };
+      this.connection = { nc, js: jetstream(nc, { timeout: PUBLISH_ACK_TIMEOUT_MS }), jsm: await jetstreamManager(nc), publisher: new JetStreamPublisher(nc) };
     } catch (error) {
       throw new EdaflowError('EDA_BROKER_UNAVAILABLE', `cannot connect broker ${this.name} to NATS ${servers.join(', ')}: ${(error as Error).message}`, { cause: error });
     }
-    this.watch(this.connection.nc);
+    this.watch(this.connection);
   }
 
   /** Logs connection changes, and the server giving up on a message (a safety net: the pipeline dead-letters first). */
-  private watch(nc: NatsConnection): void {
+  private watch({ nc, publisher }: Connection): void {
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type !== 'reconnecting' && status.type !== 'ping') this.logger.info({ broker: this.name, status: status.type }, 'NATS connection status');
+        // An acknowledgement sent before the drop is lost with it: re-send now (ids make copies no-ops) rather than at the timeout.
+        if (status.type === 'disconnect') publisher.failPending('the connection to NATS dropped before the stream acknowledged');
       }
     })().catch(() => undefined);
     this.advisories = nc.subscribe(MAX_DELIVERIES_ADVISORY, {
@@ -94,7 +103,7 @@ export class NatsBroker implements BrokerAdapter {
     // One id per message of this call, reused by this call's own re-sends only: the server drops a
     // copy re-sent after a lost ack, while a deliberate republish (a retried dead letter) still lands.
     const call = randomUUID();
-    const outgoing = messages.map((message, index): Outgoing => {
+    const outgoing = messages.map((message, index): StreamMessage => {
       const wire = encodeBinary(message.envelope, HEADER_PREFIX);
       const headers = message.key !== undefined ? { ...wire.headers, [KEY_HEADER]: message.key } : wire.headers;
       return { subject: subject(destination.kind, destination.name), headers, body: wire.body, msgId: `${call}.${index}` };
@@ -107,16 +116,13 @@ export class NatsBroker implements BrokerAdapter {
    * message. After a failure it re-sends from the first unacknowledged message on: the ids make the
    * server drop what it already stored, so order holds and nothing is stored twice.
    */
-  private async publishDurably(stream: string, messages: readonly Outgoing[]): Promise<void> {
+  private async publishDurably(stream: string, messages: readonly StreamMessage[]): Promise<void> {
     const deadline = Date.now() + PUBLISH_DEADLINE_MS;
     for (let from = 0, failures = 0; from < messages.length; ) {
-      const results = await Promise.allSettled(messages.slice(from).map((message) => this.connected().js.publish(message.subject, message.body, {
-        msgID: message.msgId, headers: toNatsHeaders(message.headers), expect: { streamName: stream },
-      })));
-      const failed = results.findIndex((result) => result.status === 'rejected');
-      if (failed < 0) return;
-      from += failed;
-      const error = (results[failed] as PromiseRejectedResult).reason as Error;
+      const unacknowledged = await this.connected().publisher.publish(stream, messages.slice(from), PUBLISH_ACK_TIMEOUT_MS);
+      if (!unacknowledged) return;
+      from += unacknowledged.index;
+      const { error } = unacknowledged;
       if (await this.streamMissing(stream)) throw new EdaflowError('EDA_UNKNOWN_TYPE', `NATS stream ${stream} is not provisioned on broker ${this.name}`, { cause: error });
       if (Date.now() >= deadline) throw new EdaflowError('EDA_BROKER_UNAVAILABLE', `NATS did not acknowledge a publish to ${stream} within ${PUBLISH_DEADLINE_MS} ms: ${error.message}`, { cause: error });
       this.logger.warn({ broker: this.name, stream, error: error.message }, 'NATS publish not acknowledged; re-sending');
@@ -173,10 +179,11 @@ export class NatsBroker implements BrokerAdapter {
     const connection = this.connection;
     this.connection = undefined;
     this.advisories?.unsubscribe();
+    connection?.publisher.close();
     if (connection) await connection.nc.drain().catch(() => connection.nc.close());
   }
 
-  private connected(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager } {
+  private connected(): Connection {
     if (!this.connection) throw new EdaflowError('EDA_BROKER_UNAVAILABLE', `broker ${this.name} is not connected (call connect() first)`);
     return this.connection;
   }

@@ -4,16 +4,9 @@ import type { DeadLetter, DeadLetterInfo, DeadLetterOperations } from '../adapte
 import { readDeadLetterHeaders, withoutDeadLetterHeaders } from '../dead-letter.js';
 import { isNotFound } from './provision.js';
 import { asUnavailable, destinationStream, fromNatsHeaders, groupSubject, streamName, subject } from './wire.js';
+import type { StreamMessage } from './publisher.js';
 
-/** One message to publish durably; `msgId` makes a re-sent copy a no-op within the duplicate window. */
-export interface Outgoing {
-  readonly subject: string;
-  readonly headers: Record<string, string>;
-  readonly body: Uint8Array;
-  readonly msgId: string;
-}
-
-export type PublishDurably = (stream: string, messages: readonly Outgoing[]) => Promise<void>;
+export type PublishDurably = (stream: string, messages: readonly StreamMessage[]) => Promise<void>;
 
 /**
  * `edaflow dlq ...` over a dead-letter stream. A dead letter's id is its stream sequence. Retry goes

@@ -47,7 +47,8 @@ export const KEY_HEADER = 'edaflow-key';
 
 export function toNatsHeaders(record: Readonly<Record<string, string | undefined>>): MsgHdrs {
   const result = natsHeaders();
-  for (const [name, value] of Object.entries(record)) if (value !== undefined) result.set(name, value);
+  // append, not set: the names of a record are distinct already, and set() searches and deletes first.
+  for (const name in record) if (record[name] !== undefined) result.append(name, record[name]!);
   return result;
 }
 
@@ -58,7 +59,8 @@ export function toNatsHeaders(record: Readonly<Record<string, string | undefined
 export function fromNatsHeaders(headers: MsgHdrs | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   if (!headers) return result;
-  for (const name of headers.keys()) if (!isServerHeader(name)) result[name] = headers.get(name);
+  // Iterated (name, values) pairs: headers.get(name) would search every name again for each one.
+  for (const [name, values] of headers) if (!isServerHeader(name) && values.length) result[name] = values[0]!;
   return result;
 }
 
