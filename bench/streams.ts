@@ -6,6 +6,7 @@
  * the pure join core uses with BENCH_BUFFERED records buffered. Writes bench/results/streams.json.
  *
  *   BENCH_ORDERS (10000: each with a payment, so twice as many join records; fewer measure start-up more than throughput)  BENCH_BUFFERED (1000000)
+ *   BENCH_CASES (join,aggregate)  BENCH_SIDES (edaflow,raw: both are needed for a ratio)
  *
  *   node --expose-gc --import tsx bench/streams.ts
  */
@@ -26,6 +27,8 @@ const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 10_000);
 const BUFFERED = Number(process.env['BENCH_BUFFERED'] ?? 1_000_000);
 const KAFKA = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const POSTGRES_URL = process.env['EDAFLOW_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const CASES = (process.env['BENCH_CASES'] ?? 'join,aggregate').split(',') as Case[];
+const SIDES = (process.env['BENCH_SIDES'] ?? 'edaflow,raw').split(',');
 const RUN = `${Date.now().toString(36)}`;
 const logger = createLogger({ level: 'silent' });
 const progress = (message: string): void => void process.stderr.write(`${message}\n`);
@@ -150,18 +153,19 @@ async function bufferedMemory(): Promise<{ records: number; heapMB: number; byte
 
 await ensureServers(['kafka', 'postgres']);
 const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number }> = {};
-for (const kind of ['join', 'aggregate'] as const) {
-  progress(`${kind}: edaflow…`);
-  const edaflow = await edaflowSide(kind);
-  progress(`${kind}: raw kafkajs…`);
-  const raw = await rawSide(kind);
+for (const kind of CASES) {
+  const edaflow = SIDES.includes('edaflow') ? (progress(`${kind}: edaflow…`), await edaflowSide(kind)) : Number.NaN;
+  const raw = SIDES.includes('raw') ? (progress(`${kind}: raw kafkajs…`), await rawSide(kind)) : Number.NaN;
   cases[kind] = { edaflow, raw, ratio: Math.round((edaflow / raw) * 100) / 100, records: ORDERS * (kind === 'join' ? 2 : 1) };
   progress(`${kind}: edaflow ${edaflow}/s, raw ${raw}/s, ratio ${cases[kind]!.ratio}`);
 }
-progress('memory with records buffered…');
-const memory = await bufferedMemory();
+const complete = CASES.length === 2 && SIDES.includes('edaflow') && SIDES.includes('raw') && BUFFERED > 0;
+const memory = BUFFERED > 0 ? (progress('memory with records buffered…'), await bufferedMemory()) : undefined;
 const result = { measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, loadavg: loadavg() }, target: 0.7, cases, memory };
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/streams.json', `${JSON.stringify(result, null, 2)}\n`);
+// A partial run (one case, one side, no memory) is printed, never written over the full result.
+if (complete) {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/streams.json', `${JSON.stringify(result, null, 2)}\n`);
+}
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 process.exit(0);
