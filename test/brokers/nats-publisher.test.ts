@@ -56,6 +56,15 @@ describe('JetStreamPublisher', () => {
     expect((await jsm.streams.info(other.name)).state.messages).toBe(0);
   });
 
+  it('refuses a batch with a header NATS cannot carry before sending any of it, naming the header', async () => {
+    const { name, subject } = await stream();
+    const broken = { ...message(subject, 1), headers: { 'ce-subject': 'a\r\nNats-Msg-Id: forged' } };
+    await expect(publisher.publish(name, [message(subject, 0), broken], 5_000)).rejects.toThrow(/header ce-subject: a NATS header value cannot contain a line break/);
+    const badName = { ...message(subject, 2), headers: { 'ce:x': 'v' } };
+    await expect(publisher.publish(name, [badName], 5_000)).rejects.toThrow(/header name "ce:x" cannot travel in NATS headers/);
+    expect((await jsm.streams.info(name)).state.messages).toBe(0);
+  });
+
   it('says so when no stream listens on the subject (no responders)', async () => {
     const result = await publisher.publish('nowhere', [message(uniqueName('nowhere'), 0)], 5_000);
     expect(result?.index).toBe(0);

@@ -44,16 +44,15 @@ export class JetStreamPublisher {
    * the first that was not (refused, or unanswered within `timeoutMs`).
    */
   async publish(stream: string, messages: readonly StreamMessage[], timeoutMs: number): Promise<Unacknowledged | undefined> {
+    // Every message's headers first: one that cannot be sent throws before any is.
+    const headers = messages.map((message) => toNatsHeaders({ ...message.headers, 'Nats-Msg-Id': message.msgId, 'Nats-Expected-Stream': stream }));
     const tokens: string[] = [];
-    const acknowledged = messages.map((message) => {
+    const acknowledged = messages.map((message, index) => {
       const token = String(++this.sequence);
       tokens.push(token);
       const settled = new Promise<void>((resolve, reject) => this.pending.set(token, { resolve, reject }));
-      const headers = toNatsHeaders(message.headers);
-      headers.append('Nats-Msg-Id', message.msgId);
-      headers.append('Nats-Expected-Stream', stream);
       try {
-        this.nc.publish(message.subject, message.body, { reply: `${this.inbox}.${token}`, headers });
+        this.nc.publish(message.subject, message.body, { reply: `${this.inbox}.${token}`, headers: headers[index]! });
       } catch (error) {
         this.settle(token, error as Error);
       }

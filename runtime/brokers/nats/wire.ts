@@ -1,5 +1,5 @@
 import {
-  ClosedConnectionError, ConnectionError, headers as natsHeaders, NoRespondersError, RequestError, TimeoutError, type MsgHdrs,
+  ClosedConnectionError, ConnectionError, MsgHdrsImpl, NoRespondersError, RequestError, TimeoutError, type MsgHdrs,
 } from '@nats-io/transport-node';
 import { EdaflowError } from '../../errors/index.js';
 import type { DestinationRef } from '../adapter.js';
@@ -45,11 +45,25 @@ export function destinationStream(destination: DestinationRef): string {
 /** The ordering key travels in its own header (CloudEvents has no standard attribute for it). */
 export const KEY_HEADER = 'edaflow-key';
 
+/** A header name NATS can carry: printable ASCII without `:` (what the client checks). */
+const HEADER_NAME = /^[!-9;-~]+$/;
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The record as NATS headers, checked as the client checks them (a value with CR or LF would end the
+ * header block early). Built in one pass: the client's own append() searches every name already set
+ * and matches each value against a regular expression, about 5 µs for an envelope's headers.
+ */
 export function toNatsHeaders(record: Readonly<Record<string, string | undefined>>): MsgHdrs {
-  const result = natsHeaders();
-  // append, not set: the names of a record are distinct already, and set() searches and deletes first.
-  for (const name in record) if (record[name] !== undefined) result.append(name, record[name]!);
-  return result;
+  const checked: Record<string, string[]> = {};
+  for (const name in record) {
+    const value = record[name];
+    if (value === undefined) continue;
+    if (!HEADER_NAME.test(name)) throw new EdaflowError('EDA_MESSAGE_MALFORMED', `header name ${JSON.stringify(name)} cannot travel in NATS headers: printable ASCII without ':' only`);
+    if (LINE_BREAK.test(value)) throw new EdaflowError('EDA_MESSAGE_MALFORMED', `header ${name}: a NATS header value cannot contain a line break (CR or LF)`);
+    checked[name] = [value];
+  }
+  return MsgHdrsImpl.fromRecord(checked);
 }
 
 /**
