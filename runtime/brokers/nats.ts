@@ -71,16 +71,14 @@ export class NatsBroker implements BrokerAdapter {
     } catch (error) {
       throw new EdaflowError('EDA_BROKER_UNAVAILABLE', `cannot connect broker ${this.name} to NATS ${servers.join(', ')}: ${(error as Error).message}`, { cause: error });
     }
-    this.watch(this.connection);
+    this.watch(this.connection.nc);
   }
 
   /** Logs connection changes, and the server giving up on a message (a safety net: the pipeline dead-letters first). */
-  private watch({ nc, publisher }: Connection): void {
+  private watch(nc: NatsConnection): void {
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type !== 'reconnecting' && status.type !== 'ping') this.logger.info({ broker: this.name, status: status.type }, 'NATS connection status');
-        // An acknowledgement sent before the drop is lost with it: re-send now (ids make copies no-ops) rather than at the timeout.
-        if (status.type === 'disconnect') publisher.failPending('the connection to NATS dropped before the stream acknowledged');
       }
     })().catch(() => undefined);
     this.advisories = nc.subscribe(MAX_DELIVERIES_ADVISORY, {
@@ -123,6 +121,7 @@ export class NatsBroker implements BrokerAdapter {
       if (!unacknowledged) return;
       from += unacknowledged.index;
       const { error } = unacknowledged;
+      if (!unacknowledged.retriable) throw error;
       if (await this.streamMissing(stream)) throw new EdaflowError('EDA_UNKNOWN_TYPE', `NATS stream ${stream} is not provisioned on broker ${this.name}`, { cause: error });
       if (Date.now() >= deadline) throw new EdaflowError('EDA_BROKER_UNAVAILABLE', `NATS did not acknowledge a publish to ${stream} within ${PUBLISH_DEADLINE_MS} ms: ${error.message}`, { cause: error });
       this.logger.warn({ broker: this.name, stream, error: error.message }, 'NATS publish not acknowledged; re-sending');
@@ -179,8 +178,11 @@ export class NatsBroker implements BrokerAdapter {
     const connection = this.connection;
     this.connection = undefined;
     this.advisories?.unsubscribe();
-    connection?.publisher.close();
-    if (connection) await connection.nc.drain().catch(() => connection.nc.close());
+    if (!connection) return;
+    // Publishes still awaiting their acknowledgement get it (or their timeout) before the drain closes the reply subscription.
+    await connection.publisher.settled();
+    await connection.nc.drain().catch(() => connection.nc.close());
+    connection.publisher.close();
   }
 
   private connected(): Connection {
