@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,7 +160,8 @@ authorization {
   ]
 }
 `);
-    server = spawn('nats-server', ['-c', config], { stdio: 'ignore' });
+    // Where test/servers starts the shared server from (the Debian package), else the PATH's.
+    server = spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-c', config], { stdio: 'ignore' });
     const exited = new Promise<never>((_, reject) => server.once('error', (error) => reject(new Error(`cannot start nats-server (${error.message}): install it as for the other NATS tests (see README, Tests)`))));
     await Promise.race([exited, eventually(async () => connect({ servers: `127.0.0.1:${port}`, user: 'publisher', pass: 'secret' }).then((probe) => probe.close().then(() => true), () => false), 10_000, () => `nats-server on port ${port} did not start`)]);
   });
