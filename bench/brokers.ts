@@ -15,17 +15,17 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import type { BrokerAdapter, DestinationRef, GroupSpec, Topology } from '../runtime/brokers/adapter.js';
-import { createBroker } from '../runtime/brokers/index.js';
-import { token } from '../runtime/brokers/nats/wire.js';
-import { SqsBroker } from '../runtime/brokers/sqs.js';
-import { physicalName } from '../runtime/brokers/sqs/queues.js';
-import { loadDefinitions, memoryFileSystem, type Definitions, type RetryPolicy } from '../runtime/definitions/index.js';
-import { createEnvelope } from '../runtime/envelope/index.js';
-import { MessageCatalog } from '../runtime/messages/catalog.js';
-import { createLogger } from '../runtime/observability/logger.js';
-import { createConsumer } from '../runtime/pipeline/consumer.js';
-import { openDatabase } from '../runtime/store/database.js';
+import type { BrokerAdapter, DestinationRef, GroupSpec, Topology } from '../dist/runtime/brokers/adapter.js';
+import { createBroker } from '../dist/runtime/brokers/index.js';
+import { token } from '../dist/runtime/brokers/nats/wire.js';
+import { SqsBroker } from '../dist/runtime/brokers/sqs.js';
+import { physicalName } from '../dist/runtime/brokers/sqs/queues.js';
+import { loadDefinitions, memoryFileSystem, type Definitions, type RetryPolicy } from '../dist/runtime/definitions/index.js';
+import { createEnvelope } from '../dist/runtime/envelope/index.js';
+import { MessageCatalog } from '../dist/runtime/messages/catalog.js';
+import { createLogger } from '../dist/runtime/observability/logger.js';
+import { createConsumer } from '../dist/runtime/pipeline/consumer.js';
+import { openDatabase } from '../dist/runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
 import { Acks, chunks, payload, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
 import { formatTable, median } from './table.js';

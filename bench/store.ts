@@ -19,17 +19,17 @@ import { getPostgreSQLEventStore, type PostgresEventStore } from '@event-driven-
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
-import { createBroker } from '../runtime/brokers/index.js';
-import { loadDefinitions, memoryFileSystem, type Definitions } from '../runtime/definitions/index.js';
-import { createEnvelope, type Envelope } from '../runtime/envelope/index.js';
-import { createEventStore, type EventStore } from '../runtime/eventstore/index.js';
-import { MessageCatalog } from '../runtime/messages/catalog.js';
-import { Publisher } from '../runtime/messaging/publisher.js';
-import { planMessaging } from '../runtime/messaging/topology.js';
-import { createLogger } from '../runtime/observability/logger.js';
-import { createOutbox } from '../runtime/outbox/index.js';
-import { rebuildProjection } from '../runtime/projections/index.js';
-import { openDatabase, type Database } from '../runtime/store/database.js';
+import { createBroker } from '../dist/runtime/brokers/index.js';
+import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
+import { createEnvelope, type Envelope } from '../dist/runtime/envelope/index.js';
+import { createEventStore, type EventStore } from '../dist/runtime/eventstore/index.js';
+import { MessageCatalog } from '../dist/runtime/messages/catalog.js';
+import { Publisher } from '../dist/runtime/messaging/publisher.js';
+import { planMessaging } from '../dist/runtime/messaging/topology.js';
+import { createLogger } from '../dist/runtime/observability/logger.js';
+import { createOutbox } from '../dist/runtime/outbox/index.js';
+import { rebuildProjection } from '../dist/runtime/projections/index.js';
+import { openDatabase, type Database } from '../dist/runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
 import { median } from './table.js';
 

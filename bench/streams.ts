@@ -13,14 +13,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import kafkajs from 'kafkajs';
-import { loadDefinitions, memoryFileSystem, type Definitions } from '../runtime/definitions/index.js';
-import { createEnvelope, type Envelope } from '../runtime/envelope/index.js';
-import { MemoryDedupStore } from '../runtime/idempotency/dedup.js';
-import { startMessaging } from '../runtime/messaging/index.js';
-import { createLogger } from '../runtime/observability/logger.js';
-import { createOutbox, startOutboxRelay } from '../runtime/outbox/index.js';
-import { openDatabase } from '../runtime/store/database.js';
-import { createProcessor, startStreams, streamModels } from '../runtime/streams/index.js';
+import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
+import { createEnvelope, type Envelope } from '../dist/runtime/envelope/index.js';
+import { MemoryDedupStore } from '../dist/runtime/idempotency/dedup.js';
+import { startMessaging } from '../dist/runtime/messaging/index.js';
+import { createLogger } from '../dist/runtime/observability/logger.js';
+import { createOutbox, startOutboxRelay } from '../dist/runtime/outbox/index.js';
+import { openDatabase } from '../dist/runtime/store/database.js';
+import { createProcessor, startStreams, streamModels } from '../dist/runtime/streams/index.js';
 import { ensureServers } from '../test/servers/servers.mjs';
 
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 10_000);

@@ -1,5 +1,5 @@
 /** What every case of `npm run bench:brokers` shares: the workload, the payload, and a few helpers. */
-import { createEnvelope, encodeBinary } from '../../runtime/envelope/index.js';
+import { createEnvelope, encodeBinary } from '../../dist/runtime/envelope/index.js';
 
 export interface Workload {
   /** Unique name of this run's queue/topic (each broker's own rules apply on top). */

@@ -5,7 +5,7 @@
  * eachMessage calls, the client's idiomatic coalescing; the adapter coalesces its commits too).
  */
 import kafkajs from 'kafkajs';
-import { HEADER_PREFIX } from '../../runtime/brokers/kafka/client.js';
+import { HEADER_PREFIX } from '../../dist/runtime/brokers/kafka/client.js';
 import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
 export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];

@@ -6,7 +6,7 @@
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
-import { toNatsHeaders } from '../../runtime/brokers/nats/wire.js';
+import { toNatsHeaders } from '../../dist/runtime/brokers/nats/wire.js';
 import { Acks, type Timing, chunks, Limiter, rawMessages, type Workload } from './common.js';
 
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';

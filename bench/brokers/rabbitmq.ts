@@ -7,7 +7,7 @@
  */
 import amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { HEADER_PREFIX, publishOptions } from '../../runtime/brokers/rabbitmq/wire.js';
+import { HEADER_PREFIX, publishOptions } from '../../dist/runtime/brokers/rabbitmq/wire.js';
 import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
 export const RABBITMQ_URL = process.env['EDAFLOW_RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';

@@ -6,7 +6,7 @@
  * deleted together, by DeleteMessageBatch of up to 10.
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { HEADER_PREFIX, toAttributes } from '../../runtime/brokers/sqs/wire.js';
+import { HEADER_PREFIX, toAttributes } from '../../dist/runtime/brokers/sqs/wire.js';
 import { Acks, type Timing, chunks, Limiter, rawMessages, Wake, type Workload } from './common.js';
 
 export const SQS_ENDPOINT = process.env['EDAFLOW_SQS_ENDPOINT'] ?? 'http://127.0.0.1:9324';
