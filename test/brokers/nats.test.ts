@@ -28,6 +28,21 @@ describe('nats adapter', () => {
     return destination;
   }
 
+  it('hands back what reaches a stopping subscriber\'s pull request once that pull has ended: to the next subscriber at once, delivered once more at most', async () => {
+    const destination = await topic(['g']);
+    const first = await consume(adapter, destination, 'g');
+    await sleep(200); // its pull request now waits on the server
+    const stopping = first.subscription.stop();
+    await adapter.publish(destination, [ping(1)]);
+    await stopping;
+    expect(first.received).toEqual([]);
+    const second = await consume(adapter, destination, 'g');
+    await eventually(() => second.received.length === 1, 5_000, () => 'the message did not come back to the next subscriber');
+    // Handed back after the stopping pull ended, not into it again (each time a delivery, until max_deliver).
+    expect(second.received[0]!.attempt).toBeLessThanOrEqual(2);
+    await second.subscription.stop();
+  });
+
   it('provisions idempotently and refuses a conflicting existing stream, naming the setting', async () => {
     const destination = await topic(['g']);
     await adapter.provision({ topics: [{ name: destination.name, partitions: 1 }], queues: [], groups: [] });

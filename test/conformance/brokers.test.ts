@@ -255,7 +255,7 @@ describe.each(ADAPTERS)('broker conformance: $name', (underTest) => {
     await sleep(300);
     await first.subscription.stop();
     const second = await consume(adapter, destination, 'late');
-    // NATS hands them back at stop, but one may go to the closing pull request: then ack_wait (30 s) brings it back.
+    // NATS hands them back at stop, once its last pull request has ended (at most a second later).
     await eventually(() => [2, 5].every((n) => second.received.some((r) => (r.envelope.data as { n: number }).n === n)), 45_000, () => `redelivered: ${second.received.map((r) => (r.envelope.data as { n: number }).n).join(', ')}`);
     await sleep(300);
     const redelivered = second.received.map((r) => (r.envelope.data as { n: number }).n);

@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { BatchedAcks } from '../batched-acks.js';
@@ -6,8 +6,12 @@ import { KeyedLanes } from '../keyed-lanes.js';
 import { ACK_WAIT_MS } from './provision.js';
 import { destinationStream, fromNatsHeaders, groupSubject, KEY_HEADER, subject } from './wire.js';
 
-/** Long-poll length of one pull request; short enough that a stop or an outage is noticed quickly. */
-const FETCH_EXPIRES_MS = 5_000;
+/**
+ * Long-poll length of one pull request. A stop waits for the pull in flight to end (at most this long)
+ * and hands back what it still brings: the server keeps delivering to a pull until it expires, and a
+ * message sent to a pull the client has already closed would wait out ack_wait (30 s) unacknowledged.
+ */
+const FETCH_EXPIRES_MS = 1_000;
 const MAX_BACKOFF_MS = 2_000;
 
 export interface SubscriptionContext {
@@ -68,6 +72,8 @@ export class NatsSubscription implements Subscription {
   private running = true;
   private unsettled = 0;
   private readonly pending: JsMsg[] = [];
+  /** Delivered to the pull request after the stop began: handed back once that pull has ended. */
+  private readonly arrivedWhileStopping: JsMsg[] = [];
   private readonly held = new Map<number, Deferred>();
   /** Fetched and not yet settled: told `working()` so the server does not redeliver them while they queue. */
   private readonly inProgress = new Set<JsMsg>();
@@ -83,7 +89,6 @@ export class NatsSubscription implements Subscription {
   private readonly acks: BatchedAcks<JsMsg>;
   private readonly roomFreed = new Signal();
   private readonly messagesQueued = new Signal();
-  private batch: ConsumerMessages | undefined;
   private readonly loops: Promise<void>[];
   private readonly heartbeat: NodeJS.Timeout;
   private readonly prefetch: number;
@@ -99,12 +104,12 @@ export class NatsSubscription implements Subscription {
     });
     this.heartbeat = setInterval(() => this.inProgress.forEach((message) => message.working()), ACK_WAIT_MS / 3);
     this.heartbeat.unref();
-    this.loops = [this.fetchLoop(), this.dispatchLoop()];
+    const fetching = this.fetchLoop();
+    this.loops = [fetching, this.dispatchLoop(fetching)];
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    void this.batch?.close();
     this.roomFreed.notify();
     this.messagesQueued.notify();
     // Held messages are back on the server already; their redelivery goes to whoever consumes next.
@@ -133,9 +138,9 @@ export class NatsSubscription implements Subscription {
       }
       try {
         consumer ??= await js.consumers.get(stream, this.context.consumer());
-        this.batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        if (!this.running) void this.batch.close();
-        for await (const message of this.batch) this.route(message);
+        const batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
+        // Read to its end even when stopping: route() hands back (naks) what arrives then.
+        for await (const message of batch) this.route(message);
         failures = 0;
       } catch (error) {
         if (!this.running) break;
@@ -144,15 +149,13 @@ export class NatsSubscription implements Subscription {
         logger.warn({ stream, group: request.group, error: (error as Error).message, failures }, 'NATS fetch failed; retrying');
         await this.context.ensureConsumer().catch(() => undefined);
         await sleep(Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures));
-      } finally {
-        this.batch = undefined;
       }
     }
   }
 
   /** Where a fetched message goes: back to the server, to a lane waiting for its redelivery, or to the queue. */
   private route(message: JsMsg): void {
-    if (!this.running) return message.nak();
+    if (!this.running) return void this.arrivedWhileStopping.push(message);
     if (!this.addressedToUs(message.subject)) return message.ack();
     this.unsettled++;
     this.inProgress.add(message);
@@ -171,11 +174,14 @@ export class NatsSubscription implements Subscription {
     return destination.kind === 'queue' || messageSubject === subject('topic', destination.name) || messageSubject === groupSubject(destination.name, group);
   }
 
-  private async dispatchLoop(): Promise<void> {
+  private async dispatchLoop(fetching: Promise<void>): Promise<void> {
     for (;;) {
       if (!this.running) {
-        // Not started: give them back at once, so the next consumer gets them without waiting for ack_wait.
+        // Not started: given back, so the next consumer gets them without waiting for ack_wait; once the
+        // pull in flight has ended, or the server would hand them straight back to it.
+        await fetching;
         for (const message of this.pending.splice(0)) this.release(message, () => message.nak());
+        for (const message of this.arrivedWhileStopping.splice(0)) message.nak();
         return;
       }
       const message = this.pending.shift();
