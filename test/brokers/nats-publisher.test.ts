@@ -1,14 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamPublisher, type StreamMessage } from '../../runtime/brokers/nats/publisher.js';
 import { eventually, uniqueName } from '../conformance/harness.js';
 import { ensureServers } from '../servers/servers.mjs';
+import { startPrivateNatsServer, type PrivateNatsServer } from './private-nats-server.js';
 
 /** The adapter's JetStream publish, against the server: what the stream stored and what each answer means. */
 describe('JetStreamPublisher', () => {
@@ -144,34 +140,20 @@ describe('JetStreamPublisher', () => {
 
 /** What a server with permissions reports outside the replies: a refused publish, a refused reply subscription. */
 describe('JetStreamPublisher on a server with permissions', () => {
-  let server: ChildProcess;
-  let directory: string;
-  let port: number;
+  let server: PrivateNatsServer;
 
   beforeAll(async () => {
-    port = await freePort();
-    directory = mkdtempSync(join(tmpdir(), 'edaflow-nats-perms-'));
-    const config = join(directory, 'server.conf');
-    writeFileSync(config, `listen: "127.0.0.1:${port}"
-authorization {
+    server = await startPrivateNatsServer(`authorization {
   users = [
     { user: publisher, password: secret, permissions: { publish: { deny: ["denied.>"] } } }
     { user: noreplies, password: secret, permissions: { subscribe: { deny: ["_INBOX.>"] } } }
   ]
-}
-`);
-    // Where test/servers starts the shared server from (the Debian package), else the PATH's.
-    server = spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-c', config], { stdio: 'ignore' });
-    const exited = new Promise<never>((_, reject) => server.once('error', (error) => reject(new Error(`cannot start nats-server (${error.message}): install it as for the other NATS tests (see README, Tests)`))));
-    await Promise.race([exited, eventually(async () => connect({ servers: `127.0.0.1:${port}`, user: 'publisher', pass: 'secret' }).then((probe) => probe.close().then(() => true), () => false), 10_000, () => `nats-server on port ${port} did not start`)]);
+}`, { user: 'publisher', pass: 'secret' });
   });
-  afterAll(() => {
-    server?.kill();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  afterAll(() => server?.dispose());
 
   it('fails a publish the server refuses for permissions at once, with the server\'s reason', async () => {
-    const nc = await connect({ servers: `127.0.0.1:${port}`, user: 'publisher', pass: 'secret' });
+    const nc = await connect({ servers: server.url, user: 'publisher', pass: 'secret' });
     const publisher = new JetStreamPublisher(nc);
     const started = Date.now();
     const result = await publisher.publish('a-stream', [message('denied.x', 0)], 30_000);
@@ -182,7 +164,7 @@ authorization {
   });
 
   it('keeps the connection reading when the server refuses the reply subscription', async () => {
-    const nc = await connect({ servers: `127.0.0.1:${port}`, user: 'noreplies', pass: 'secret' });
+    const nc = await connect({ servers: server.url, user: 'noreplies', pass: 'secret' });
     const publisher = new JetStreamPublisher(nc);
     const seen: string[] = [];
     nc.subscribe('still.alive', { callback: (_error, received) => seen.push(received.string()) });
@@ -197,11 +179,3 @@ authorization {
 });
 
 const message = (subject: string, n: number, msgId = `m${n}`): StreamMessage => ({ subject, headers: { 'ce-id': `id-${n}` }, body: new TextEncoder().encode(`{"n":${n}}`), msgId });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}

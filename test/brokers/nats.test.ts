@@ -8,6 +8,7 @@ import { EdaflowError } from '../../runtime/errors/index.js';
 import { createLogger } from '../../runtime/observability/logger.js';
 import { consume, eventually, NO_RETRY, ping, sleep, uniqueName } from '../conformance/harness.js';
 import { ensureServers } from '../servers/servers.mjs';
+import { startPrivateNatsServer } from './private-nats-server.js';
 
 const URL = 'nats://127.0.0.1:4222';
 
@@ -38,8 +39,9 @@ describe('nats adapter', () => {
     expect(first.received).toEqual([]);
     const second = await consume(adapter, destination, 'g');
     await eventually(() => second.received.length === 1, 5_000, () => 'the message did not come back to the next subscriber');
-    // Handed back after the stopping pull ended, not into it again (each time a delivery, until max_deliver).
-    expect(second.received[0]!.attempt).toBeLessThanOrEqual(2);
+    // Delivered once to the stopping pull, handed back after it ended: not into it again (each time a
+    // delivery, until max_deliver), and not left to ack_wait.
+    expect(second.received[0]!.attempt).toBe(2);
     await second.subscription.stop();
   });
 
@@ -152,3 +154,31 @@ describe('nats adapter', () => {
     await consumer.subscription.stop();
   });
 });
+
+/** The adapter when its server vanishes (a private server, killed): stopping and closing still end. */
+describe('nats adapter during an outage', () => {
+  it('stops a subscriber whose pull request can no longer end, and closes, within seconds', async () => {
+    const server = await startPrivateNatsServer('');
+    const broker = new NatsBroker('nats', { type: 'nats', servers: [server.url] }, createLogger({ level: process.env['EDAFLOW_LOG_LEVEL'] ?? 'silent' }));
+    try {
+      await broker.connect();
+      const destination: DestinationRef = { kind: 'topic', name: uniqueName('topic') };
+      const group: GroupSpec = { destination, group: 'g', deadLetter: topicGroupDeadLetter(destination.name, 'g'), retry: NO_RETRY };
+      await broker.provision({ topics: [{ name: destination.name, partitions: 1 }], queues: [], groups: [group] });
+      const consumer = await consume(broker, destination, 'g');
+      await sleep(200); // its pull request now waits on the server
+      server.kill();
+      await sleep(300);
+      let started = Date.now();
+      await consumer.subscription.stop();
+      // The pull's expiry (2 s) and the grace after it (1 s), not the outage's length.
+      expect(Date.now() - started).toBeLessThan(4_500);
+      started = Date.now();
+      await broker.close();
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      server.dispose();
+    }
+  }, 30_000);
+});
+

@@ -1,4 +1,4 @@
-import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterInfo, Delivery, SubscribeRequest, Subscription } from '../adapter.js';
 import { BatchedAcks } from '../batched-acks.js';
@@ -10,8 +10,11 @@ import { destinationStream, fromNatsHeaders, groupSubject, KEY_HEADER, subject }
  * Long-poll length of one pull request. A stop waits for the pull in flight to end (at most this long)
  * and hands back what it still brings: the server keeps delivering to a pull until it expires, and a
  * message sent to a pull the client has already closed would wait out ack_wait (30 s) unacknowledged.
+ * The client expects a heartbeat every half of it, and ends a pull that missed two.
  */
-const FETCH_EXPIRES_MS = 1_000;
+const FETCH_EXPIRES_MS = 2_000;
+/** A pull that has not ended this long after its expiry never will by itself (the connection is down): a stop closes it. */
+const STOP_GRACE_MS = 1_000;
 const MAX_BACKOFF_MS = 2_000;
 
 export interface SubscriptionContext {
@@ -90,6 +93,8 @@ export class NatsSubscription implements Subscription {
   private readonly roomFreed = new Signal();
   private readonly messagesQueued = new Signal();
   private readonly loops: Promise<void>[];
+  /** The pull request being read. */
+  private pull: ConsumerMessages | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly prefetch: number;
 
@@ -115,7 +120,9 @@ export class NatsSubscription implements Subscription {
     // Held messages are back on the server already; their redelivery goes to whoever consumes next.
     for (const wait of this.held.values()) wait.resolve(undefined);
     this.held.clear();
+    const closing = setTimeout(() => void this.pull?.close(), FETCH_EXPIRES_MS + STOP_GRACE_MS);
     await Promise.all(this.loops);
+    clearTimeout(closing);
     await this.lanes.idle();
     // Never acknowledged: back to the server now, for the next consumer, rather than after ack_wait.
     await Promise.all([...this.lateAcks.values()].map((handBack) => handBack()));
@@ -138,9 +145,14 @@ export class NatsSubscription implements Subscription {
       }
       try {
         consumer ??= await js.consumers.get(stream, this.context.consumer());
-        const batch = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
-        // Read to its end even when stopping: route() hands back (naks) what arrives then.
-        for await (const message of batch) this.route(message);
+        if (!this.running) break;
+        this.pull = await consumer.fetch({ max_messages: room, expires: FETCH_EXPIRES_MS });
+        try {
+          // Read to its end even when stopping: what arrives then is handed back once it has ended.
+          for await (const message of this.pull) this.route(message);
+        } finally {
+          this.pull = undefined;
+        }
         failures = 0;
       } catch (error) {
         if (!this.running) break;
