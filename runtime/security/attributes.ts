@@ -48,7 +48,8 @@ export function parseEncryption(value: string | undefined): EncryptionAttribute 
 export function parseSignature(value: string | undefined): SignatureAttribute | undefined {
   const [keyId, sealedAt, signature, proof, ...rest] = value?.split(':') ?? [];
   if (!keyId || !sealedAt || !signature || proof === '' || rest.length) return undefined;
-  return { keyId, sealedAt, signature, ...(proof !== undefined ? { proof } : {}) };
+  // Built without a spread: this runs for every message received.
+  return proof === undefined ? { keyId, sealedAt, signature } : { keyId, sealedAt, signature, proof };
 }
 
 /** The extensions without any security attribute (before sealing again, after opening). */

@@ -31,28 +31,21 @@ function nodeHash(left: Buffer, right: Buffer): Buffer {
   return sha256(Buffer.concat([NODE, left, right]));
 }
 
-/** The root of `leaves` and each leaf's proof. */
+/** The root of `leaves` and each leaf's proof (the rule `rootOf` walks back: at each level a node's sibling is its index ^ 1, when there is one). */
 export function buildTree(leaves: readonly Buffer[]): { root: Buffer; proofs: MerkleProof[] } {
   if (!leaves.length) throw new Error('a Merkle tree needs at least one leaf');
   const paths: Buffer[][] = leaves.map(() => []);
-  // Which leaves sit under each node of the current level.
-  let level = leaves.map((leaf, index) => ({ hash: leaf, leaves: [index] }));
-  while (level.length > 1) {
-    const next: typeof level = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const left = level[i]!;
-      const right = level[i + 1];
-      if (!right) {
-        next.push(left);
-        continue;
-      }
-      for (const leaf of left.leaves) paths[leaf]!.push(right.hash);
-      for (const leaf of right.leaves) paths[leaf]!.push(left.hash);
-      next.push({ hash: nodeHash(left.hash, right.hash), leaves: [...left.leaves, ...right.leaves] });
+  let level: readonly Buffer[] = leaves;
+  for (let height = 0; level.length > 1; height++) {
+    for (const [leaf, path] of paths.entries()) {
+      const sibling = (leaf >> height) ^ 1;
+      if (sibling < level.length) path.push(level[sibling]!);
     }
+    const next: Buffer[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? nodeHash(level[i]!, level[i + 1]!) : level[i]!);
     level = next;
   }
-  return { root: level[0]!.hash, proofs: paths.map((path, index) => ({ index, count: leaves.length, path })) };
+  return { root: level[0]!, proofs: paths.map((path, index) => ({ index, count: leaves.length, path })) };
 }
 
 /** The root `leaf` hashes up to along `proof`; undefined when the proof does not fit its own index and count. */
