@@ -11,7 +11,7 @@
  *
  *   BENCH_MESSAGES (20000: shorter runs measure start-up and noise more than throughput)  BENCH_SQS_MESSAGES (5000: ElasticMQ is slower)  BENCH_BATCH (50)
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
- *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce)
+ *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce); a run of some only is printed, not written
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -21,13 +21,12 @@ import { token } from '../dist/runtime/brokers/nats/wire.js';
 import { SqsBroker } from '../dist/runtime/brokers/sqs.js';
 import { physicalName } from '../dist/runtime/brokers/sqs/queues.js';
 import { loadDefinitions, memoryFileSystem, type Definitions, type RetryPolicy } from '../dist/runtime/definitions/index.js';
-import { createEnvelope } from '../dist/runtime/envelope/index.js';
 import { MessageCatalog } from '../dist/runtime/messages/catalog.js';
 import { createLogger } from '../dist/runtime/observability/logger.js';
 import { createConsumer } from '../dist/runtime/pipeline/consumer.js';
 import { openDatabase } from '../dist/runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
-import { Acks, chunks, payload, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
+import { Acks, chunks, pingEnvelope, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
 import { formatTable, median } from './table.js';
 import * as kafkaRaw from './brokers/kafka.js';
 import * as natsRaw from './brokers/nats.js';
@@ -139,7 +138,7 @@ const CASES: Case[] = [
     servers: ['kafka'],
     messages: MESSAGES,
     load: async () => {
-      const { KafkaBroker } = await import('../runtime/brokers/kafka.js');
+      const { KafkaBroker } = await import('../dist/runtime/brokers/kafka.js');
       const timings = kafkaRaw.GROUP_TIMINGS;
       const options = { sessionTimeoutMs: timings.sessionTimeout, heartbeatIntervalMs: timings.heartbeatInterval, rebalanceTimeoutMs: timings.rebalanceTimeout, maxWaitTimeMs: timings.maxWaitTimeInMs };
       return {
@@ -195,7 +194,7 @@ async function runEdaflow(side: EdaflowSide, catalog: MessageCatalog, workload: 
       if (outcome !== 'handled') unexpected.push(outcome);
       acks.ack();
     });
-    const envelopes = Array.from({ length: workload.messages }, (_, n) => ({ envelope: createEnvelope('Ping', payload(n), 'bench', { dataversion: 1 }) }));
+    const envelopes = Array.from({ length: workload.messages }, (_, n) => ({ envelope: pingEnvelope(n) }));
     acks.start();
     for (const batch of chunks(envelopes, workload.batch)) await adapter.publish(destination, batch);
     acks.published();
@@ -247,7 +246,7 @@ process.stderr.write(`checking servers: ${[...new Set(selected.flatMap((c) => c.
 await ensureServers([...new Set(selected.flatMap((c) => c.servers))], { log: (line: string) => process.stderr.write(`  ${line}\n`) });
 const catalog = await benchCatalog();
 
-const perSide = <T>(make: () => T): Record<Side, T> => ({ edaflow: make(), raw: make(), 'raw-ce': make() });
+const perSide = <T>(value: (side: Side) => T): Record<Side, T> => ({ edaflow: value('edaflow'), raw: value('raw'), 'raw-ce': value('raw-ce') });
 const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!);
 
 const results: Record<string, Row> = {};
@@ -293,14 +292,13 @@ for (const [index, benchCase] of selected.entries()) {
     results[benchCase.broker] = { failed: reason };
     continue;
   }
-  const rate = perSide(() => 0);
-  for (const side of ALL_SIDES) rate[side] = median(rates[side]);
+  const rate = perSide((side) => median(rates[side]));
   results[benchCase.broker] = {
     edaflow: Math.round(rate.edaflow), raw: Math.round(rate.raw), ratio: Number((rate.edaflow / rate.raw).toFixed(3)),
     rawSameMessage: Math.round(rate['raw-ce']), ratioSameMessage: Number((rate.edaflow / rate['raw-ce']).toFixed(3)),
     messages: benchCase.messages,
-    publish: { edaflow: Math.round(median(publishRates.edaflow)), raw: Math.round(median(publishRates.raw)), 'raw-ce': Math.round(median(publishRates['raw-ce'])) },
-    runs: { edaflow: rates.edaflow.map(Math.round), raw: rates.raw.map(Math.round), 'raw-ce': rates['raw-ce'].map(Math.round) },
+    publish: perSide((side) => Math.round(median(publishRates[side]))),
+    runs: perSide((side) => rates[side].map(Math.round)),
   };
 }
 
@@ -318,8 +316,10 @@ console.log('SQS runs fewer messages (ElasticMQ is slower).');
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
 console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(
+// A partial run (some brokers or sides, e.g. for profiling) is printed, never written over the full result.
+const complete = !only && SIDES.length === ALL_SIDES.length;
+if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+if (complete) writeFileSync(
   new URL('./results/brokers.json', import.meta.url),
   JSON.stringify({
     measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => Number(load.toFixed(2))) },

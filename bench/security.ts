@@ -102,7 +102,7 @@ const CASES: Case[] = [
     servers: ['kafka'],
     kind: 'topic',
     open: async () => {
-      const { KafkaBroker } = await import('../runtime/brokers/kafka.js');
+      const { KafkaBroker } = await import('../dist/runtime/brokers/kafka.js');
       const timings = kafkaRaw.GROUP_TIMINGS;
       const options = { sessionTimeoutMs: timings.sessionTimeout, heartbeatIntervalMs: timings.heartbeatInterval, rebalanceTimeoutMs: timings.rebalanceTimeout, maxWaitTimeMs: timings.maxWaitTimeInMs };
       return { adapter: new KafkaBroker('kafka', { type: 'kafka', brokers: kafkaRaw.KAFKA_BROKERS, clientId: 'edaflow-bench-security' }, logger, options), dispose: async () => undefined };

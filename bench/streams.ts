@@ -6,7 +6,8 @@
  * the pure join core uses with BENCH_BUFFERED records buffered. Writes bench/results/streams.json.
  *
  *   BENCH_ORDERS (10000: each with a payment, so twice as many join records; fewer measure start-up more than throughput)  BENCH_BUFFERED (1000000)
- *   BENCH_CASES (join,aggregate)  BENCH_SIDES (edaflow,raw: both are needed for a ratio)
+ *   BENCH_CASES (join,aggregate)  BENCH_SIDES (edaflow,raw: both are needed for a ratio); BENCH_BUFFERED=0 skips the memory case.
+ *   A run of some cases or sides, or without the memory case, is printed, not written.
  *
  *   node --expose-gc --import tsx bench/streams.ts
  */

@@ -1,5 +1,5 @@
 /** What every case of `npm run bench:brokers` shares: the workload, the payload, and a few helpers. */
-import { createEnvelope, encodeBinary } from '../../dist/runtime/envelope/index.js';
+import { createEnvelope, encodeBinary, type Envelope } from '../../dist/runtime/envelope/index.js';
 
 export interface Workload {
   /** Unique name of this run's queue/topic (each broker's own rules apply on top). */
@@ -41,11 +41,16 @@ export interface RawMessage {
   readonly headers: Readonly<Record<string, string>> | undefined;
 }
 
+/** Message `n` of a run as edaflow sends it. */
+export function pingEnvelope(n: number): Envelope {
+  return createEnvelope('Ping', payload(n), 'bench', { dataversion: 1 });
+}
+
 /** The workload's messages; `prefix` is the broker's CloudEvents header prefix (as its adapter writes them). */
 export function rawMessages(workload: Workload, prefix: string): RawMessage[] {
   return Array.from({ length: workload.messages }, (_, n) => {
     if (!workload.cloudEvents) return { body: Buffer.from(JSON.stringify(payload(n))), headers: undefined };
-    const wire = encodeBinary(createEnvelope('Ping', payload(n), 'bench', { dataversion: 1 }), prefix);
+    const wire = encodeBinary(pingEnvelope(n), prefix);
     return { body: wire.body, headers: wire.headers };
   });
 }
@@ -91,32 +96,6 @@ export class Acks {
 
   get acknowledged(): number {
     return this.count;
-  }
-}
-
-/** Runs tasks with at most `limit` at once; `run` resolves once the task has started (a slot was free). */
-export class Limiter {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly active = new Set<Promise<void>>();
-
-  constructor(private readonly limit: number) {}
-
-  async run(task: () => Promise<void>): Promise<void> {
-    while (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    const running = task()
-      .catch((error: unknown) => void process.stderr.write(`\nraw handler failed: ${(error as Error).message}\n`))
-      .finally(() => {
-        this.running--;
-        this.active.delete(running);
-        this.waiting.shift()?.();
-      });
-    this.active.add(running);
-  }
-
-  async idle(): Promise<void> {
-    while (this.active.size) await Promise.all([...this.active]);
   }
 }
 

@@ -2,12 +2,14 @@
  * Raw NATS JetStream baseline: the same work-queue stream (file storage) and durable pull consumer
  * (explicit ack) the adapter creates, js.publish pipelined per batch (every publish ack awaited),
  * consumer.consume() with max_messages = prefetch, JSON.parse, ack() (as the adapter: a plain ack, no
- * confirmation awaited; a lost one means a redelivery), up to `concurrency` at once.
+ * confirmation awaited; a lost one means a redelivery). Its handler is synchronous: `concurrency` has
+ * nothing to bound. It publishes with js.publish(), as a user of the client would; the adapter does not
+ * (runtime/brokers/nats/publisher.ts: js.publish() captures a stack trace per message).
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { toNatsHeaders } from '../../dist/runtime/brokers/nats/wire.js';
-import { Acks, type Timing, chunks, Limiter, rawMessages, type Workload } from './common.js';
+import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
@@ -22,15 +24,12 @@ export async function raw(workload: Workload): Promise<Timing> {
     await jsm.consumers.add(stream, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
     const js = jetstream(nc);
     const acks = new Acks(workload.messages, `nats raw ${stream}`, workload.timeoutMs);
-    const limiter = new Limiter(workload.concurrency);
     const messages = await (await js.consumers.get(stream, 'workers')).consume({ max_messages: workload.prefetch });
     const consuming = (async () => {
       for await (const message of messages) {
-        await limiter.run(async () => {
-          JSON.parse(message.string());
-          message.ack();
-          acks.ack();
-        });
+        JSON.parse(message.string());
+        message.ack();
+        acks.ack();
       }
     })();
     // The same message: the adapter's CloudEvents headers, a message id for the stream's dedup and the expected stream.
@@ -43,7 +42,6 @@ export async function raw(workload: Workload): Promise<Timing> {
     const timing = await acks.done;
     await messages.close();
     await consuming;
-    await limiter.idle();
     await jsm.streams.delete(stream);
     return timing;
   } finally {

@@ -1,13 +1,14 @@
 /**
  * Raw SQS baseline (@aws-sdk/client-sqs against ElasticMQ): SendMessageBatch in tens (as the adapter's
  * sendAll), a ReceiveMessage loop of up to 10 while fewer than `prefetch` are held (1 s long poll,
- * 30 s visibility, as configured for the adapter here), JSON.parse, up to `concurrency` at once, and
- * acks as the adapter's: the slot is freed at once and the receipts acked in one event-loop turn are
- * deleted together, by DeleteMessageBatch of up to 10.
+ * 30 s visibility, as configured for the adapter here), JSON.parse (a synchronous handler: `concurrency`
+ * has nothing to bound), and acks as the adapter's, with its BatchedAcks: the slot is freed at once and
+ * the receipts acked meanwhile are deleted together, by DeleteMessageBatch of up to 10, 5 at a time.
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchedAcks } from '../../dist/runtime/brokers/batched-acks.js';
 import { HEADER_PREFIX, toAttributes } from '../../dist/runtime/brokers/sqs/wire.js';
-import { Acks, type Timing, chunks, Limiter, rawMessages, Wake, type Workload } from './common.js';
+import { Acks, type Timing, chunks, rawMessages, Wake, type Workload } from './common.js';
 
 export const SQS_ENDPOINT = process.env['EDAFLOW_SQS_ENDPOINT'] ?? 'http://127.0.0.1:9324';
 
@@ -21,19 +22,15 @@ export async function raw(workload: Workload): Promise<Timing> {
   try {
     const { QueueUrl: url } = await client.send(new CreateQueueCommand({ QueueName: queueName }));
     const acks = new Acks(workload.messages, `sqs raw ${queueName}`, workload.timeoutMs);
-    const limiter = new Limiter(workload.concurrency);
     const freed = new Wake();
     let held = 0;
     let running = true;
-    let toDelete: string[] = [];
-    const deleteAcked = (): void => {
-      const receipts = toDelete;
-      toDelete = [];
-      for (const ten of chunks(receipts, 10)) {
-        client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: ten.map((receipt, i) => ({ Id: String(i), ReceiptHandle: receipt })) }))
-          .catch((error: unknown) => process.stderr.write(`\nraw delete failed: ${(error as Error).message}\n`));
-      }
-    };
+    const deletes = new BatchedAcks<string>({
+      write: async (receipts) => void (await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: receipts.map((receipt, i) => ({ Id: String(i), ReceiptHandle: receipt })) }))),
+      chunk: 10,
+      parallel: 5,
+      onError: (error) => process.stderr.write(`\nraw delete failed: ${(error as Error).message}\n`),
+    });
     const consuming = (async () => {
       while (running) {
         const room = Math.min(10, workload.prefetch - held);
@@ -48,14 +45,11 @@ export async function raw(workload: Workload): Promise<Timing> {
         }));
         held += Messages.length;
         for (const message of Messages) {
-          await limiter.run(async () => {
-            JSON.parse(message.Body ?? '');
-            if (!toDelete.length) setImmediate(deleteAcked);
-            toDelete.push(message.ReceiptHandle!);
-            held--;
-            freed.wake();
-            acks.ack();
-          });
+          JSON.parse(message.Body ?? '');
+          deletes.ack(message.ReceiptHandle!);
+          held--;
+          freed.wake();
+          acks.ack();
         }
       }
     })();
@@ -73,7 +67,7 @@ export async function raw(workload: Workload): Promise<Timing> {
     acks.published();
     const timing = await acks.done.finally(() => (running = false));
     await consuming;
-    await limiter.idle();
+    await deletes.flushed();
     await client.send(new DeleteQueueCommand({ QueueUrl: url }));
     return timing;
   } finally {
