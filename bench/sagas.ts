@@ -16,7 +16,7 @@
  * Progress goes to stderr, a table to stdout, and bench/results/sagas.json gets, per case, a `ratio`
  * (edaflow sagas/s ÷ the raw-commit ceiling in sagas/s) and a `ratioToXState`.
  *
- *   BENCH_SAGAS (300 per case)  BENCH_IN_FLIGHT (25)  BENCH_CASES (embedded,nats)  NATS_URL
+ *   BENCH_SAGAS (300 per case)  BENCH_IN_FLIGHT (25)  BENCH_CASES (embedded,nats; a run of one is printed, not written)  NATS_URL
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -242,8 +242,10 @@ console.log(`${SAGA}, ${SAGAS} sagas per case, ${IN_FLIGHT} in flight; step late
 console.log('transactions/saga: every transaction the database committed during the run (reads and polls too), per saga: the whole example (order aggregate, handlers, outbox, projections, the DeliveryTracking saga), not only the saga\'s own transitions.');
 console.log(formatTable(header, rows));
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(
+// A run of some cases only (e.g. for an A/B of one broker) is printed, never written over the full result.
+const complete = CASES.length === 2;
+if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+if (complete) writeFileSync(
   new URL('./results/sagas.json', import.meta.url),
   JSON.stringify({
     measuredAt: new Date().toISOString(),
