@@ -3,10 +3,16 @@
  * acks = -1 (as the adapter), one consumer group with eachMessage, partitionsConsumedConcurrently =
  * concurrency, JSON.parse, and kafkajs's own offset commits (autoCommit: committed after each batch of
  * eachMessage calls, the client's idiomatic coalescing; the adapter coalesces its commits too).
+ * Both sides run kafkajs with edaflow's record codec (runtime/brokers/kafka/record-codec.ts: the same
+ * bytes, much cheaper with headers), installed here before either side makes a request: one client
+ * library for both, whichever side runs first.
  */
 import kafkajs from 'kafkajs';
 import { HEADER_PREFIX } from '../../dist/runtime/brokers/kafka/client.js';
+import { installRecordCodec } from '../../dist/runtime/brokers/kafka/record-codec.js';
 import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
+
+if (!installRecordCodec()) throw new Error('the Kafka bench needs edaflow\'s record codec in kafkajs for both sides, and it could not be installed');
 
 export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];
 export const PARTITIONS = 6;

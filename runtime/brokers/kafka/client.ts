@@ -3,6 +3,7 @@ import type { BrokerConfig } from '../../definitions/index.js';
 import { EdaflowError } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { DestinationRef } from '../adapter.js';
+import { installRecordCodec } from './record-codec.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -42,6 +43,7 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /** The kafkajs client for a declared broker: its brokers, client id, TLS and SASL credentials. */
 export function createKafka(name: string, config: KafkaBrokerConfig, logger: Logger): InstanceType<typeof Kafka> {
+  if (!installRecordCodec()) logger.debug({ broker: name }, 'kafkajs made requests before edaflow created a client: its stock record codec stays (slower, same bytes)');
   const settings: KafkaConfig = {
     clientId: config.clientId ?? `edaflow-${name}`,
     brokers: [...config.brokers],
