@@ -11,6 +11,7 @@
  *
  *   BENCH_MESSAGES (1000 per mode and round)  BENCH_ROUNDS (7)  BENCH_BATCH (50)  BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)
  *   BENCH_WARMUP (500 messages per mode, once, unmeasured)  BENCH_BROKERS (postgres,rabbitmq,kafka)  BENCH_MODES (off,aes+hmac,aes+ed25519)
+ *   A run of some brokers or modes is printed, not written.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -260,8 +261,10 @@ console.log(`batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENC
 console.log('CPU µs/msg: user + system time of this process (publisher and consumer; the embedded database too, not a server broker) per message: steadier than msg/s on a shared machine.');
 console.log(formatTable(header, rows, /^FAILED/));
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(
+// A partial run (some brokers or modes, e.g. for profiling or an A/B) is printed, never written over the full result.
+const complete = !only && MODES.length === ALL_MODES.length;
+if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+if (complete) writeFileSync(
   new URL('./results/security.json', import.meta.url),
   JSON.stringify({
     measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => Number(load.toFixed(2))) },

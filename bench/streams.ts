@@ -2,7 +2,8 @@
  * `npm run bench:streams`: records/s of a windowed join and of a tumbling aggregation through edaflow's
  * durable stream runner (Kafka carries inputs and outputs; state, inbox and outbox in PostgreSQL; group
  * commits: the records stepped while one transaction commits go in the next) against a minimal hand-written kafkajs consumer doing the same work in
- * memory in the same run (the ceiling: no state survives it, nothing is exactly once). Also the heap
+ * memory in the same run (the ceiling: no state survives it, nothing is exactly once; kafkajs with edaflow's record
+ * codec on both sides, as in bench:brokers). Also the heap
  * the pure join core uses with BENCH_BUFFERED records buffered. Writes bench/results/streams.json.
  *
  *   BENCH_ORDERS (10000: each with a payment, so twice as many join records; fewer measure start-up more than throughput)  BENCH_BUFFERED (1000000)
@@ -15,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import kafkajs from 'kafkajs';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
+import { installRecordCodec } from '../dist/runtime/brokers/kafka/record-codec.js';
 import { createEnvelope, type Envelope } from '../dist/runtime/envelope/index.js';
 import { MemoryDedupStore } from '../dist/runtime/idempotency/dedup.js';
 import { startMessaging } from '../dist/runtime/messaging/index.js';
@@ -152,6 +154,8 @@ async function bufferedMemory(): Promise<{ records: number; heapMB: number; byte
   return { records: processor.buffered, heapMB: Math.round(used / 1024 / 1024), bytesPerRecord: Math.round(used / processor.buffered) };
 }
 
+// One Kafka client library for both sides, whichever runs first: kafkajs with edaflow's record codec.
+if (!installRecordCodec()) throw new Error('the streams bench needs edaflow\'s record codec in kafkajs for both sides, and it could not be installed');
 await ensureServers(['kafka', 'postgres']);
 const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number }> = {};
 for (const kind of CASES) {
@@ -162,7 +166,7 @@ for (const kind of CASES) {
 }
 const complete = CASES.length === 2 && SIDES.includes('edaflow') && SIDES.includes('raw') && BUFFERED > 0;
 const memory = BUFFERED > 0 ? (progress('memory with records buffered…'), await bufferedMemory()) : undefined;
-const result = { measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, loadavg: loadavg() }, target: 0.7, cases, memory };
+const result = { measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() }, target: 0.7, cases, memory };
 // A partial run (one case, one side, no memory) is printed, never written over the full result.
 if (complete) {
   mkdirSync('bench/results', { recursive: true });

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
  * kafkajs's per-record codec, replaced by one that writes the same bytes and builds the same records
  * with a fraction of the work. kafkajs 2.2.4 (the last release) encodes each header into its own
  * `Encoder`, a zero-filled 512-byte buffer, then copies it; decoding merges headers by spreading a new
- * object per header. With the nine headers of a CloudEvents message that costs ~21 µs a record to
+ * object per header. With the eight headers of a CloudEvents message that costs ~21 µs a record to
  * produce and ~6 µs to fetch: more than the rest of kafkajs's produce → fetch path together
  * (bench/brokers.ts, the `raw-ce` side against `raw`).
  *
