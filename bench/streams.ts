@@ -155,7 +155,8 @@ async function bufferedMemory(): Promise<{ records: number; heapMB: number; byte
 }
 
 // One Kafka client library for both sides, whichever runs first: kafkajs with edaflow's record codec.
-if (!installRecordCodec()) throw new Error('the streams bench needs edaflow\'s record codec in kafkajs for both sides, and it could not be installed');
+const codec = installRecordCodec();
+if (!codec.installed) throw new Error(`the streams bench needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
 await ensureServers(['kafka', 'postgres']);
 const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number }> = {};
 for (const kind of CASES) {

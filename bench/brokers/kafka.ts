@@ -12,7 +12,8 @@ import { HEADER_PREFIX } from '../../dist/runtime/brokers/kafka/client.js';
 import { installRecordCodec } from '../../dist/runtime/brokers/kafka/record-codec.js';
 import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
-if (!installRecordCodec()) throw new Error('the Kafka bench needs edaflow\'s record codec in kafkajs for both sides, and it could not be installed');
+const codec = installRecordCodec();
+if (!codec.installed) throw new Error(`the Kafka bench needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
 
 export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];
 export const PARTITIONS = 6;

@@ -40,8 +40,9 @@ function generatedRecord(next: () => number): RecordInput {
   const count = Math.floor(next() * 12);
   for (let i = 0; i < count; i++) headers[`${pick(TEXTS).slice(0, 40)}${i}`] = next() < 0.1 ? [pick(TEXTS), Buffer.from(pick(TEXTS))] : next() < 0.5 ? pick(TEXTS) : Buffer.from(pick(TEXTS));
   return {
-    offsetDelta: pick([0, 1, 63, 64, 8191, 8192, 100_000, 2 ** 30 + 5]),
-    timestampDelta: pick([0, 1, -1, 63, -64, 1_000_000, 2 ** 30, -(2 ** 30) - 1, 2 ** 40]),
+    // Varint size steps, and both edges of the fast path (a zigzag varint within ±2^30).
+    offsetDelta: pick([0, 1, 63, 64, 8191, 8192, 100_000, 2 ** 30 - 1, 2 ** 30 + 5]),
+    timestampDelta: pick([0, 1, -1, 63, -64, 1_000_000, 2 ** 30 - 1, -(2 ** 30), 2 ** 30, -(2 ** 30) - 1, 2 ** 40]),
     key: bytes(),
     value: bytes(),
     headers,
@@ -73,20 +74,38 @@ describe('kafka record codec', () => {
     expect(decode(decoder as never, CONTEXT).headers).toEqual({ trace: [Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], id: Buffer.from('x') });
   });
 
+  it('hands byte-like values other than Buffer and string to kafkajs, whatever it makes of them', () => {
+    for (const value of [new Uint8Array([1, 2, 3]), new DataView(new ArrayBuffer(2))]) {
+      expect(encode({ value } as never).buffer.equals(stockEncode({ value } as never).buffer)).toBe(true);
+    }
+  });
+
   it('keeps headers named like Object properties as plain own values', () => {
-    const bytes = encode({ value: 'v', headers: { __proto__: 'p', constructor: 'c', toString: 't' } as never }).buffer;
+    // JSON.parse makes `__proto__` an own property (an object literal would set the prototype instead).
+    const sent = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","valueOf":["1","2"]}') as Record<string, string | string[]>;
+    const bytes = encode({ value: 'v', headers: sent }).buffer;
     const decoder = new Decoder(bytes);
     decoder.readVarInt();
     const { headers } = decode(decoder as never, CONTEXT);
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
-    expect(Object.keys(headers)).toEqual(['constructor', 'toString']); // an object literal's __proto__ sets the prototype: not a header
+    expect(Object.keys(headers)).toEqual(['__proto__', 'constructor', 'toString', 'valueOf']);
+    expect(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value).toEqual(Buffer.from('p'));
     expect(headers['constructor']).toEqual(Buffer.from('c'));
     expect(headers['toString']).toEqual(Buffer.from('t'));
+    expect(headers['valueOf']).toEqual([Buffer.from('1'), Buffer.from('2')]); // a repeated name that objects inherit
+  });
+
+  it('refuses a record whose header count or name length is negative, as kafkajs fails on it', () => {
+    for (const corrupt of [[0x00, 0x00, 0x00, 0x01, 0x01, 0x03], [0x00, 0x00, 0x00, 0x01, 0x01, 0x02, 0x03]]) {
+      // attributes, timestamp delta, offset delta, null key, null value, then a header count of -2 (zigzag 3), or 1 header named with -2 bytes
+      const decoder = new Decoder(Buffer.from(corrupt));
+      expect(() => decode(decoder as never, CONTEXT)).toThrow(RangeError);
+    }
   });
 
   it('is what kafkajs uses once installed, and a real broker stores and returns its records unchanged', async () => {
     await ensureServers(['kafka']);
-    expect(installRecordCodec()).toBe(true);
+    expect(installRecordCodec()).toEqual({ installed: true });
     expect(require(`${PROTOCOL}recordBatch/record/v0/index.js`)).not.toBe(stockEncode);
     expect(require(`${PROTOCOL}recordBatch/record/v0/decoder.js`)).not.toBe(stockDecode);
 

@@ -43,7 +43,8 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /** The kafkajs client for a declared broker: its brokers, client id, TLS and SASL credentials. */
 export function createKafka(name: string, config: KafkaBrokerConfig, logger: Logger): InstanceType<typeof Kafka> {
-  if (!installRecordCodec()) logger.debug({ broker: name }, 'kafkajs made requests before edaflow created a client: its stock record codec stays (slower, same bytes)');
+  const codec = installRecordCodec();
+  if (!codec.installed) logger.debug({ broker: name, reason: codec.reason }, 'kafkajs keeps its own record codec (slower, same bytes)');
   const settings: KafkaConfig = {
     clientId: config.clientId ?? `edaflow-${name}`,
     brokers: [...config.brokers],

@@ -73,29 +73,41 @@ const RECORD_DECODER = `${PROTOCOL}recordBatch/record/v0/decoder.js`;
 const CODEC_USERS = [`${PROTOCOL}recordBatch/v0/decoder.js`, `${PROTOCOL}requests/produce/v3/request.js`];
 const LOG_APPEND_TIME = 1;
 
-let installed: boolean | undefined;
+/** The kafkajs release whose record format and internals this codec was checked against. */
+const KAFKAJS_VERSION = '2.2.4';
+
+/** Whether kafkajs uses edaflow's codec, and if not, why. */
+export type CodecInstallation = { readonly installed: true } | { readonly installed: false; readonly reason: string };
+
+let installation: CodecInstallation | undefined;
 
 /**
- * Puts edaflow's record codec into kafkajs's module cache; true when kafkajs will use it. Idempotent;
- * false (the stock codec stays) when kafkajs already made a request or its layout is not the known one.
+ * Puts edaflow's record codec into kafkajs's module cache. Idempotent. Not installed (the stock codec
+ * stays) when kafkajs is another release, already made a request, or is not laid out as expected.
  */
-export function installRecordCodec(): boolean {
-  if (installed !== undefined) return installed;
+export function installRecordCodec(): CodecInstallation {
+  return (installation ??= install());
+}
+
+function install(): CodecInstallation {
   try {
+    const { version } = require('kafkajs/package.json') as { version: string };
+    if (version !== KAFKAJS_VERSION) return { installed: false, reason: `kafkajs ${version} is not the release the codec was checked against (${KAFKAJS_VERSION})` };
     const encoderPath = require.resolve(RECORD_ENCODER);
     const decoderPath = require.resolve(RECORD_DECODER);
-    if (CODEC_USERS.some((path) => require.cache[require.resolve(path)] !== undefined)) return (installed = false);
+    if (CODEC_USERS.some((path) => require.cache[require.resolve(path)] !== undefined)) {
+      return { installed: false, reason: 'kafkajs made requests before edaflow created a client' };
+    }
     const stockEncode = require(encoderPath) as Encode;
     require(decoderPath);
     const Encoder = (require(`${PROTOCOL}encoder.js`) as { prototype: object }).prototype;
     const Long = require('kafkajs/src/utils/long.js') as { fromValue(value: string | undefined): KafkajsLong };
     require.cache[encoderPath]!.exports = recordEncoder(stockEncode, Encoder);
     require.cache[decoderPath]!.exports = recordDecoder(Long);
-    installed = true;
-  } catch {
-    installed = false;
+    return { installed: true };
+  } catch (error) {
+    return { installed: false, reason: `kafkajs is not laid out as expected: ${(error as Error).message}` };
   }
-  return installed;
 }
 
 /**
@@ -106,7 +118,7 @@ export function installRecordCodec(): boolean {
 export function recordEncoder(stockEncode: Encode, encoderPrototype: object): Encode {
   return (record) => {
     const { offsetDelta = 0, timestampDelta = 0, key = null, value = null, headers = {} } = record;
-    if (!isVarInt32(timestampDelta) || !isVarInt32(offsetDelta)) return stockEncode(record);
+    if (!isVarInt32(timestampDelta) || !isVarInt32(offsetDelta) || !isBytes(key) || !isBytes(value)) return stockEncode(record);
     const names = Object.keys(headers);
     const lengths = new Array<number>(names.length * 2);
     const keyLength = byteLength(key);
@@ -163,6 +175,7 @@ export function recordDecoder(Long: { fromValue(value: string | undefined): Kafk
 function readHeaders(decoder: KafkajsDecoder): DecodedRecord['headers'] {
   const headers: DecodedRecord['headers'] = {};
   const count = decoder.readVarInt();
+  if (count < -1) throw new RangeError(`corrupt Kafka record: ${count} headers`); // as kafkajs's decoder fails
   for (let i = 0; i < count; i++) {
     const name = readName(decoder);
     const value = decoder.readVarIntBytes();
@@ -179,10 +192,16 @@ function readHeaders(decoder: KafkajsDecoder): DecodedRecord['headers'] {
 /** kafkajs's readVarIntString without the intermediate Buffer (a third of a header's decoding). */
 function readName(decoder: KafkajsDecoder): string {
   const length = decoder.readVarInt();
-  if (length < 0) return 'null'; // kafkajs keys a null name as "null"
+  if (length < -1) throw new RangeError(`corrupt Kafka record: a header name of ${length} bytes`);
+  if (length === -1) return 'null'; // kafkajs keys a null name as "null"
   const name = decoder.buffer.toString('utf8', decoder.offset, decoder.offset + length);
   decoder.offset += length;
   return name;
+}
+
+/** What the fast path writes: other byte-like values (a Uint8Array, say) are the stock encoder's to handle. */
+function isBytes(value: unknown): value is Buffer | string | null {
+  return value === null || typeof value === 'string' || Buffer.isBuffer(value);
 }
 
 function isVarInt32(value: number): boolean {
