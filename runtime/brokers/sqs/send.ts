@@ -17,24 +17,28 @@ export async function sendAll(client: SQSClient, queueUrl: string, entries: read
   for (const batch of batches(entries)) await sendBatch(client, queueUrl, batch);
 }
 
-function* batches(entries: readonly WireEntry[]): Generator<WireEntry[]> {
-  let batch: WireEntry[] = [];
+type Prepared = Omit<SendMessageBatchRequestEntry, 'Id'>;
+
+/** The entries as SendMessageBatch takes them, in batches within its limits (attributes built once per entry). */
+function* batches(entries: readonly WireEntry[]): Generator<Prepared[]> {
+  let batch: Prepared[] = [];
   let bytes = 0;
   for (const entry of entries) {
-    const size = wireSize(entry);
+    const attributes = toAttributes(entry);
+    const size = wireSize(entry.body, attributes);
     if (batch.length && (batch.length === BATCH_ENTRIES || bytes + size > BATCH_BYTES)) {
       yield batch;
       batch = [];
       bytes = 0;
     }
-    batch.push(entry);
+    batch.push({ MessageBody: entry.body.toString('utf8'), MessageAttributes: attributes });
     bytes += size;
   }
   if (batch.length) yield batch;
 }
 
-async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly WireEntry[]): Promise<void> {
-  let pending: SendMessageBatchRequestEntry[] = batch.map((entry, index) => ({ Id: String(index), MessageBody: entry.body.toString('utf8'), MessageAttributes: toAttributes(entry) }));
+async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly Prepared[]): Promise<void> {
+  let pending: SendMessageBatchRequestEntry[] = batch.map((entry, index) => ({ Id: String(index), ...entry }));
   for (let attempt = 1; pending.length; attempt++) {
     const result = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
     const failed = result.Failed ?? [];

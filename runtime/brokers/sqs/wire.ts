@@ -45,14 +45,15 @@ export function fromMessage(message: Message): { headers: Record<string, string>
     else headers[name] = attribute.StringValue;
   }
   const key = headers[KEY_HEADER];
-  delete headers[KEY_HEADER];
+  // Deleted only when there: a delete turns the object into a slow dictionary for every later read.
+  if (key !== undefined) delete headers[KEY_HEADER];
   return { headers, body: Buffer.from(message.Body ?? '', 'utf8'), ...(key !== undefined ? { key } : {}) };
 }
 
 /** Bytes a message counts against the SQS size limit (body plus attribute names, types and values). */
-export function wireSize(entry: WireEntry): number {
-  let size = entry.body.length;
-  for (const [name, value] of Object.entries(toAttributes(entry))) size += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? '');
+export function wireSize(body: Buffer, attributes: Readonly<Record<string, MessageAttributeValue>>): number {
+  let size = body.length;
+  for (const [name, value] of Object.entries(attributes)) size += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? '');
   return size;
 }
 
