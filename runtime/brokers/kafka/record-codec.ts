@@ -10,8 +10,9 @@ import { createRequire } from 'node:module';
  *
  * kafkajs has no hook for this. Its produce and fetch request modules load lazily, on the first request
  * of each, and take the record codec from the module cache then; `installRecordCodec()` puts these
- * functions in that cache entry first. Once a request module has loaded (kafkajs used before edaflow
- * created a client), the stock codec stays for the process, which is only slower.
+ * functions in that cache entry first, over kafkajs 2.2.4 only. Once a request module has loaded
+ * (kafkajs used before edaflow created a client), or over another release, the stock codec stays for
+ * the process, which is only slower. Every kafkajs client in the process uses the codec.
  */
 
 const require = createRequire(import.meta.url);
@@ -112,8 +113,8 @@ function install(): CodecInstallation {
 
 /**
  * The encoder: sizes the record first, then writes it into one unzeroed buffer (small ones come from
- * Node's pool). Anything unusual (a header with several values, a timestamp delta beyond a 32-bit
- * varint) goes to the stock encoder, so its bytes are kafkajs's by construction.
+ * Node's pool). Anything unusual (a header with several values, a delta beyond ±2^30, a key or value
+ * other than a Buffer, a string or null) goes to the stock encoder, so its bytes are kafkajs's by construction.
  */
 export function recordEncoder(stockEncode: Encode, encoderPrototype: object): Encode {
   return (record) => {
