@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDefinitions } from './generate-definitions.js';
 import { formatTable } from './table.js';
@@ -52,4 +52,4 @@ const target = results['edaflow validate']!.seconds < 1 ? 'met' : 'NOT met';
 console.log(`target: validate under 1 s — ${target}`);
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/validate.json', import.meta.url), JSON.stringify({ measuredAt: new Date().toISOString(), size, runs, results, target: { validateUnderSeconds: 1, met: target === 'met' } }, null, 2) + '\n');
+writeFileSync(new URL('./results/validate.json', import.meta.url), JSON.stringify({ measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, size, runs, results, target: { validateUnderSeconds: 1, met: target === 'met' } }, null, 2) + '\n');
