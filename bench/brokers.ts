@@ -13,8 +13,6 @@
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (500 messages, once per side, unmeasured)
  *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce); a run of some only is printed, not written
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import type { BrokerAdapter, DestinationRef, GroupSpec, Topology } from '../dist/runtime/brokers/adapter.js';
 import { createBroker } from '../dist/runtime/brokers/index.js';
 import { token } from '../dist/runtime/brokers/nats/wire.js';
@@ -27,6 +25,7 @@ import { createConsumer } from '../dist/runtime/pipeline/consumer.js';
 import { openDatabase } from '../dist/runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
 import { Acks, chunks, pingEnvelope, type RawBaseline, type Timing, type Workload } from './brokers/common.js';
+import { writeResult } from './results.js';
 import { formatTable, median } from './table.js';
 import * as kafkaRaw from './brokers/kafka.js';
 import * as natsRaw from './brokers/nats.js';
@@ -316,14 +315,7 @@ console.log('SQS runs fewer messages (ElasticMQ is slower).');
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
 console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 
-// A partial run (some brokers or sides, e.g. for profiling) is printed, never written over the full result.
-const complete = !only && SIDES.length === ALL_SIDES.length;
-if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (complete) writeFileSync(
-  new URL('./results/brokers.json', import.meta.url),
-  JSON.stringify({
-    measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => Number(load.toFixed(2))) },
-    messages: MESSAGES, sqsMessages: SQS_MESSAGES, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, runs: RUNS, target: TARGET, cases: results,
-  }, null, 2) + '\n',
-);
+writeResult('brokers', {
+  messages: MESSAGES, sqsMessages: SQS_MESSAGES, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, runs: RUNS, target: TARGET, cases: results,
+}, !only && SIDES.length === ALL_SIDES.length);
 if (Object.values(results).some((row) => 'failed' in row)) process.exitCode = 1;

@@ -18,8 +18,8 @@
  *
  *   BENCH_SAGAS (300 per case)  BENCH_IN_FLIGHT (25)  BENCH_CASES (embedded,nats; a run of one is printed, not written)  NATS_URL
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEnvelope } from '../dist/runtime/envelope/index.js';
 import type { Definitions } from '../dist/runtime/definitions/index.js';
@@ -31,6 +31,7 @@ import { openDatabase, type Database } from '../dist/runtime/store/database.js';
 import { exampleOnBroker, newRun, removeRunDestinations } from '../test/sagas/runtime/brokers-support.js';
 import { EXAMPLE_DIR, exampleDefinitions, newOrder } from '../test/sagas/runtime/support.js';
 import { ensureServers } from '../test/servers/servers.mjs';
+import { writeResult } from './results.js';
 import { formatTable, percentile } from './table.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -242,14 +243,4 @@ console.log(`${SAGA}, ${SAGAS} sagas per case, ${IN_FLIGHT} in flight; step late
 console.log('transactions/saga: every transaction the database committed during the run (reads and polls too), per saga: the whole example (order aggregate, handlers, outbox, projections, the DeliveryTracking saga), not only the saga\'s own transitions.');
 console.log(formatTable(header, rows));
 
-// A run of some cases only (e.g. for an A/B of one broker) is printed, never written over the full result.
-const complete = CASES.length === 2;
-if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (complete) writeFileSync(
-  new URL('./results/sagas.json', import.meta.url),
-  JSON.stringify({
-    measuredAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => round(load, 2)) },
-    saga: SAGA, sagas: SAGAS, inFlight: IN_FLIGHT, cases, ceilings,
-  }, null, 2) + '\n',
-);
+writeResult('sagas', { saga: SAGA, sagas: SAGAS, inFlight: IN_FLIGHT, cases, ceilings }, CASES.length === 2);

@@ -14,8 +14,8 @@
  *   A run of some brokers or modes is printed, not written.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrokerAdapter, DestinationRef, GroupSpec, OutgoingMessage, Topology } from '../dist/runtime/brokers/adapter.js';
 import { createBroker } from '../dist/runtime/brokers/index.js';
@@ -30,6 +30,7 @@ import { ensureServers } from '../test/servers/servers.mjs';
 import { chunks, payload } from './brokers/common.js';
 import * as kafkaRaw from './brokers/kafka.js';
 import * as rabbitmqRaw from './brokers/rabbitmq.js';
+import { writeResult } from './results.js';
 import { formatTable, median } from './table.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -261,14 +262,7 @@ console.log(`batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENC
 console.log('CPU µs/msg: user + system time of this process (publisher and consumer; the embedded database too, not a server broker) per message: steadier than msg/s on a shared machine.');
 console.log(formatTable(header, rows, /^FAILED/));
 
-// A partial run (some brokers or modes, e.g. for profiling or an A/B) is printed, never written over the full result.
-const complete = !only && MODES.length === ALL_MODES.length;
-if (complete) mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-if (complete) writeFileSync(
-  new URL('./results/security.json', import.meta.url),
-  JSON.stringify({
-    measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((load) => Number(load.toFixed(2))) },
-    messagesPerRound: MESSAGES, rounds: ROUNDS, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, target: TARGET, cases: results,
-  }, null, 2) + '\n',
-);
+writeResult('security', {
+  messagesPerRound: MESSAGES, rounds: ROUNDS, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, target: TARGET, cases: results,
+}, !only && MODES.length === ALL_MODES.length);
 if (Object.values(results).some((row) => 'failed' in row)) process.exitCode = 1;

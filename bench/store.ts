@@ -16,8 +16,6 @@
  *   EDAFLOW_TEST_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres)
  */
 import { getPostgreSQLEventStore, type PostgresEventStore } from '@event-driven-io/emmett-postgresql';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { createBroker } from '../dist/runtime/brokers/index.js';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
@@ -31,6 +29,7 @@ import { createOutbox } from '../dist/runtime/outbox/index.js';
 import { rebuildProjection } from '../dist/runtime/projections/index.js';
 import { openDatabase, type Database } from '../dist/runtime/store/database.js';
 import { ensureServers } from '../test/servers/servers.mjs';
+import { writeResult } from './results.js';
 import { median } from './table.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -331,9 +330,7 @@ async function main(): Promise<void> {
   const definitions = await benchDefinitions();
   const rows = [...(await withEmmettDatabase(() => appendCases(definitions))), await rebuildCase(definitions)];
   printTable(rows);
-  mkdirSync('bench/results', { recursive: true });
-  const machine = { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg(), node: process.version };
-  writeFileSync('bench/results/store.json', `${JSON.stringify({ measuredAt: new Date().toISOString(), machine, appendsPerCase: APPENDS, runs: RUNS, target: 'edaflow >= Emmett in every append case (ratio >= 1)', cases: rows }, null, 2)}\n`);
+  writeResult('store', { appendsPerCase: APPENDS, runs: RUNS, target: 'edaflow >= Emmett in every append case (ratio >= 1)', cases: rows });
 }
 
 await main();

@@ -12,8 +12,6 @@
  *
  *   node --expose-gc --import tsx bench/streams.ts
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import kafkajs from 'kafkajs';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
 import { installRecordCodec } from '../dist/runtime/brokers/kafka/record-codec.js';
@@ -25,6 +23,7 @@ import { createOutbox, startOutboxRelay } from '../dist/runtime/outbox/index.js'
 import { openDatabase } from '../dist/runtime/store/database.js';
 import { createProcessor, startStreams, streamModels } from '../dist/runtime/streams/index.js';
 import { ensureServers } from '../test/servers/servers.mjs';
+import { machine, writeResult } from './results.js';
 
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 10_000);
 const BUFFERED = Number(process.env['BENCH_BUFFERED'] ?? 1_000_000);
@@ -167,11 +166,7 @@ for (const kind of CASES) {
 }
 const complete = CASES.length === 2 && SIDES.includes('edaflow') && SIDES.includes('raw') && BUFFERED > 0;
 const memory = BUFFERED > 0 ? (progress('memory with records buffered…'), await bufferedMemory()) : undefined;
-const result = { measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() }, target: 0.7, cases, memory };
-// A partial run (one case, one side, no memory) is printed, never written over the full result.
-if (complete) {
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/streams.json', `${JSON.stringify(result, null, 2)}\n`);
-}
-process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+const result = { target: 0.7, cases, memory };
+writeResult('streams', result, complete);
+process.stdout.write(`${JSON.stringify({ machine: machine(), ...result }, null, 2)}\n`);
 process.exit(0);

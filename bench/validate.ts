@@ -4,10 +4,10 @@
  * Prints a table and writes bench/results/validate.json.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDefinitions } from './generate-definitions.js';
+import { writeResult } from './results.js';
 import { formatTable } from './table.js';
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 5);
@@ -51,5 +51,4 @@ console.log(formatTable(header, rows));
 const target = results['edaflow validate']!.seconds < 1 ? 'met' : 'NOT met';
 console.log(`target: validate under 1 s — ${target}`);
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/validate.json', import.meta.url), JSON.stringify({ measuredAt: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, size, runs, results, target: { validateUnderSeconds: 1, met: target === 'met' } }, null, 2) + '\n');
+writeResult('validate', { size, runs, results, target: { validateUnderSeconds: 1, met: target === 'met' } });

@@ -98,7 +98,7 @@ export class JetStreamPublisher {
   }
 
   /** Fails what waits for an answer that can no longer come; the caller re-sends. */
-  failPending(reason: string): void {
+  private failPending(reason: string): void {
     for (const token of [...this.pending.keys()]) this.settle(token, new EdaflowError('EDA_BROKER_UNAVAILABLE', reason));
   }
 
