@@ -6,7 +6,7 @@
  * codec on both sides, as in bench:brokers). Also the heap
  * the pure join core uses with BENCH_BUFFERED records buffered. Writes bench/results/streams.json.
  *
- *   BENCH_ORDERS (10000: each with a payment, so twice as many join records; fewer measure start-up more than throughput)  BENCH_BUFFERED (1000000)
+ *   BENCH_ORDERS (40000: each with a payment, so twice as many join records; fewer measure start-up more than throughput: the ceiling reads 10,000 in a quarter of a second)  BENCH_BUFFERED (1000000)
  *   BENCH_CASES (join,aggregate)  BENCH_SIDES (edaflow,raw: both are needed for a ratio); BENCH_BUFFERED=0 skips the memory case.
  *   A run of some cases or sides, or without the memory case, is printed, not written.
  *
@@ -25,7 +25,7 @@ import { createProcessor, startStreams, streamModels } from '../dist/runtime/str
 import { ensureServers } from '../test/servers/servers.mjs';
 import { machine, writeResult } from './results.js';
 
-const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 10_000);
+const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 40_000);
 const BUFFERED = Number(process.env['BENCH_BUFFERED'] ?? 1_000_000);
 const KAFKA = process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 const POSTGRES_URL = process.env['EDAFLOW_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -72,7 +72,7 @@ function records(kind: Case): Envelope[] {
 }
 
 /** edaflow: the stream consumes what is already published (start-up included, as the ceiling's group join is); records/s until all are handled. */
-async function edaflowSide(kind: Case): Promise<number> {
+async function edaflowSide(kind: Case): Promise<Measured> {
   const definitions = await definitionsFor(kind);
   const database = await openDatabase({ type: 'postgres', url: POSTGRES_URL, schema: `bench_streams_${kind}_${RUN}` });
   const messaging = await startMessaging({ definitions, logger, database, dedup: new MemoryDedupStore() });
@@ -80,6 +80,7 @@ async function edaflowSide(kind: Case): Promise<number> {
   for (let index = 0; index < input.length; index += 500) await Promise.all(input.slice(index, index + 500).map((envelope) => messaging.publisher.deliver(envelope)));
   const relay = await startOutboxRelay({ database, publisher: messaging.publisher, logger, pollIntervalMs: 100 });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const streams = await startStreams({ definitions, database, catalog: messaging.catalog, brokers: messaging.brokers, plan: messaging.plan, outbox: createOutbox({ publisher: messaging.publisher }), logger });
   const name = streamModels(definitions)[0]!.name;
   for (;;) {
@@ -88,16 +89,17 @@ async function edaflowSide(kind: Case): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   await streams.stop();
   await relay.stop();
   await messaging.stop();
   await database.query(`drop schema if exists "bench_streams_${kind}_${RUN}" cascade`);
   await database.close();
-  return Math.round(input.length / seconds);
+  return measured(input.length, seconds, cpu);
 }
 
 /** The ceiling: a kafkajs consumer of the same topics doing the same join (or window sums) in memory. */
-async function rawSide(kind: Case): Promise<number> {
+async function rawSide(kind: Case): Promise<Measured> {
   const kafka = new kafkajs.Kafka({ clientId: 'bench-streams-raw', brokers: [KAFKA], logLevel: kafkajs.logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `raw-${kind}-${RUN}` });
   const total = ORDERS * (kind === 'join' ? 2 : 1);
@@ -111,6 +113,7 @@ async function rawSide(kind: Case): Promise<number> {
   await consumer.connect();
   await consumer.subscribe({ topics: [`orders-${kind}-${RUN}`, ...(kind === 'join' ? [`payments-${kind}-${RUN}`] : [])], fromBeginning: true });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await consumer.run({
     eachMessage: async ({ message }) => {
       const type = String(message.headers?.['ce_type'] ?? '');
@@ -131,9 +134,20 @@ async function rawSide(kind: Case): Promise<number> {
   });
   await finished;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   await consumer.disconnect();
   if (kind === 'join' && outputs === 0) throw new Error('the raw join found no pairs');
-  return Math.round(total / seconds);
+  return measured(total, seconds, cpu);
+}
+
+/** Records/s, and this process's CPU time (user + system) per record: steadier than records/s on a shared machine. */
+interface Measured {
+  readonly perSecond: number;
+  readonly cpuMicrosPerRecord: number;
+}
+
+function measured(records: number, seconds: number, cpu: NodeJS.CpuUsage): Measured {
+  return { perSecond: Math.round(records / seconds), cpuMicrosPerRecord: Math.round((cpu.user + cpu.system) / records) };
 }
 
 /** Heap in use by the pure join core holding BUFFERED unmatched records (distinct keys, spread over 5 minutes: all still within the 5m join window). */
@@ -157,12 +171,14 @@ async function bufferedMemory(): Promise<{ records: number; heapMB: number; byte
 const codec = installRecordCodec();
 if (!codec.installed) throw new Error(`the streams bench needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
 await ensureServers(['kafka', 'postgres']);
-const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number }> = {};
+const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number; cpuMicrosPerRecord: { edaflow: number; raw: number } }> = {};
 for (const kind of CASES) {
-  const edaflow = SIDES.includes('edaflow') ? (progress(`${kind}: edaflow…`), await edaflowSide(kind)) : Number.NaN;
-  const raw = SIDES.includes('raw') ? (progress(`${kind}: raw kafkajs…`), await rawSide(kind)) : Number.NaN;
-  cases[kind] = { edaflow, raw, ratio: Math.round((edaflow / raw) * 100) / 100, records: ORDERS * (kind === 'join' ? 2 : 1) };
-  progress(`${kind}: edaflow ${edaflow}/s, raw ${raw}/s, ratio ${cases[kind]!.ratio}`);
+  const notRun: Measured = { perSecond: Number.NaN, cpuMicrosPerRecord: Number.NaN };
+  const edaflow = SIDES.includes('edaflow') ? (progress(`${kind}: edaflow…`), await edaflowSide(kind)) : notRun;
+  const raw = SIDES.includes('raw') ? (progress(`${kind}: raw kafkajs…`), await rawSide(kind)) : notRun;
+  const cpuMicrosPerRecord = { edaflow: edaflow.cpuMicrosPerRecord, raw: raw.cpuMicrosPerRecord };
+  cases[kind] = { edaflow: edaflow.perSecond, raw: raw.perSecond, ratio: Math.round((edaflow.perSecond / raw.perSecond) * 100) / 100, records: ORDERS * (kind === 'join' ? 2 : 1), cpuMicrosPerRecord };
+  progress(`${kind}: edaflow ${edaflow.perSecond}/s (${edaflow.cpuMicrosPerRecord} µs CPU a record), raw ${raw.perSecond}/s (${raw.cpuMicrosPerRecord} µs), ratio ${cases[kind]!.ratio}`);
 }
 const complete = CASES.length === 2 && SIDES.includes('edaflow') && SIDES.includes('raw') && BUFFERED > 0;
 const memory = BUFFERED > 0 ? (progress('memory with records buffered…'), await bufferedMemory()) : undefined;
