@@ -1,4 +1,4 @@
-import { context, isSpanContextValid, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, createContextKey, INVALID_SPAN_CONTEXT, isSpanContextValid, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 
 /**
  * Tracing over @opentelemetry/api: a no-op until the application registers an SDK (a tracer provider,
@@ -50,6 +50,26 @@ function activeOr(traceparent: string | undefined): Context {
   return trace.getActiveSpan() ? context.active() : messageContext(traceparent);
 }
 
+/** The provider @opentelemetry/api delegates to until an SDK registers one (the API does not export it). */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const PROBE_CONTEXT = ROOT_CONTEXT.setValue(createContextKey('edaflow.tracing-probe'), true);
+const probeIsActive = (): boolean => context.active() === PROBE_CONTEXT;
+/** What `work` gets when no span is made: records nothing, as OpenTelemetry's own no-op spans. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether a span can matter: an SDK registered a tracer provider, or a context manager carries the
+ * active context (then what a handler emits carries its span's context). By default neither holds, and
+ * every span would be a no-op object made and dropped per message (about 2.5 KB of garbage and a few
+ * µs for a consumed message's two spans), so the message paths skip them. Asked at every span: an SDK
+ * may be registered after edaflow has started.
+ */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER) return true;
+  return context.with(PROBE_CONTEXT, probeIsActive);
+}
+
 export interface SpanOptions {
   readonly kind?: SpanKind;
   readonly attributes?: Attributes;
@@ -59,9 +79,18 @@ export interface SpanOptions {
 
 /** Runs `work` in a new active span, ended when it settles; a thrown error marks the span failed and is rethrown. */
 export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+  if (!tracingActive()) return untraced(work);
   const tracer = trace.getTracer('edaflow');
   const parent = options.parent ?? context.active();
   return tracer.startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) }, parent, (span) => endSpan(span, work));
+}
+
+function untraced<T>(work: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return work(NO_SPAN);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 async function endSpan<T>(span: Span, work: (span: Span) => Promise<T>): Promise<T> {
@@ -98,6 +127,7 @@ export function publishSpan<T>(message: TracedMessage, destination: string, work
  */
 export function publishBatchSpan<T>(messages: readonly TracedMessage[], destination: string, work: () => Promise<T>): Promise<T> {
   if (messages.length === 1) return publishSpan(messages[0]!, destination, work);
+  if (!tracingActive()) return untraced(work);
   const links = messages.flatMap((message) => {
     const spanContext = parseTraceparent(message.traceparent);
     return spanContext ? [{ context: spanContext }] : [];
@@ -122,7 +152,7 @@ export function traced<Message extends TracedMessage, Rest extends unknown[], Re
   handle: (message: Message, ...rest: Rest) => Promise<Result>,
 ): (message: Message, ...rest: Rest) => Promise<Result> {
   return (message, ...rest) =>
-    inSpan(`consume ${destination}`, { kind: SpanKind.CONSUMER, attributes: { ...messageAttributes(message, destination), 'edaflow.consumer': name }, parent: messageContext(message.traceparent) }, () =>
+    !tracingActive() ? handle(message, ...rest) : inSpan(`consume ${destination}`, { kind: SpanKind.CONSUMER, attributes: { ...messageAttributes(message, destination), 'edaflow.consumer': name }, parent: messageContext(message.traceparent) }, () =>
       inSpan(`handler ${name}`, { attributes: { 'edaflow.consumer': name } }, () => handle(message, ...rest)),
     );
 }

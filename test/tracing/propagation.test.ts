@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { describe, expect, it } from 'vitest';
 import { causedBy, createEnvelope } from '../../runtime/envelope/index.js';
-import { activeTraceparent, formatTraceparent, parseTraceparent, traceparentFor } from '../../runtime/tracing/index.js';
+import { activeTraceparent, formatTraceparent, parseTraceparent, traced, traceparentFor, tracingActive } from '../../runtime/tracing/index.js';
 import { waitFor } from '../helpers/process.js';
 import { callerTraceparent, placeOrder, received, useTracedApp, type TracedBroker } from './support.js';
 
@@ -30,6 +31,37 @@ describe('the W3C traceparent', () => {
     const cause = createEnvelope('OrderPlaced', {}, 'test', { traceparent: 'from-a-foreign-tracer' });
     expect(createEnvelope('OrderShipped', {}, 'test', causedBy(cause)).traceparent).toBe('from-a-foreign-tracer');
     expect(createEnvelope('OrderShipped', {}, 'test').traceparent).toBeUndefined();
+  });
+});
+
+describe('spans without an SDK', () => {
+  it('are skipped: a traced handler runs as it is, its result and its errors unchanged', async () => {
+    expect(tracingActive()).toBe(false);
+    const message = { id: 'm-1', type: 'OrderPlaced', traceparent: callerTraceparent().traceparent };
+    const seen: (string | undefined)[] = [];
+    const handle = traced('audit', 'orders', async (received: typeof message, attempt: number) => {
+      seen.push(activeTraceparent());
+      if (attempt > 1) throw new Error(`attempt ${attempt} failed`);
+      return `handled ${received.id}`;
+    });
+    await expect(handle(message, 1)).resolves.toBe('handled m-1');
+    await expect(handle(message, 2)).rejects.toThrow('attempt 2 failed');
+    expect(seen).toEqual([undefined, undefined]);
+  });
+
+  it('are made when a context manager carries the active context, so what a handler emits continues the message`s trace', async () => {
+    const manager = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(manager.enable());
+    try {
+      expect(tracingActive()).toBe(true);
+      const { traceparent } = callerTraceparent();
+      const handle = traced('audit', 'orders', async () => activeTraceparent());
+      // No tracer provider: the spans are OpenTelemetry's no-op ones, which keep the message's span context.
+      await expect(handle({ id: 'm-2', type: 'OrderPlaced', traceparent })).resolves.toBe(traceparent);
+    } finally {
+      context.disable();
+    }
+    expect(tracingActive()).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTraceparent } from '../../runtime/tracing/index.js';
+import { parseTraceparent, tracingActive } from '../../runtime/tracing/index.js';
 import { waitFor } from '../helpers/process.js';
 import { callerTraceparent, placeOrder, received, useTracedApp, type TracedBroker } from './support.js';
 
@@ -16,6 +16,8 @@ const contextManager = new AsyncLocalStorageContextManager();
 beforeAll(() => {
   context.setGlobalContextManager(contextManager.enable());
   trace.setGlobalTracerProvider(provider);
+  // Registered after edaflow's modules were loaded: spans are made from now on.
+  expect(tracingActive()).toBe(true);
 });
 
 afterAll(async () => {
