@@ -26,9 +26,10 @@ export function compileFastPath(ast: jsonata.ExprNode): FastEvaluator | undefine
     case 'value':
       return onlyKeys(node, LITERAL_KEYS) ? constant(node.value) : undefined;
     case 'unary':
-      return node.value === '-' && node.expression ? negation(node.expression) : undefined;
+      // `-a{...}` puts a group on the unary node itself.
+      return node.value === '-' && node.expression && onlyKeys(node, UNARY_KEYS) ? negation(node.expression) : undefined;
     case 'binary':
-      return node.lhs && node.rhs ? binary(String(node.value), node.lhs, node.rhs) : undefined;
+      return node.lhs && node.rhs && onlyKeys(node, BINARY_KEYS) ? binary(String(node.value), node.lhs, node.rhs) : undefined;
     default:
       return undefined;
   }
@@ -47,6 +48,8 @@ interface Node {
 const PATH_KEYS = new Set(['type', 'steps', 'position']);
 const NAME_KEYS = new Set(['type', 'value', 'position']);
 const LITERAL_KEYS = NAME_KEYS;
+const UNARY_KEYS = new Set(['type', 'value', 'expression', 'position']);
+const BINARY_KEYS = new Set(['type', 'value', 'lhs', 'rhs', 'position']);
 
 /** A node with nothing beyond `keys`: a step with a predicate, a stage, a focus or keepArray is not plain. */
 function onlyKeys(node: Node, keys: ReadonlySet<string>): boolean {
@@ -61,10 +64,22 @@ function constant(value: unknown): FastEvaluator {
   return () => value;
 }
 
+/** A plain object (a JSON object) that JSONata reads as data (see isPlainValue). */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
-  return prototype === Object.prototype || prototype === null;
+  return (prototype === Object.prototype || prototype === null) && isPlainValue(value);
+}
+
+/**
+ * A value JSONata returns as it is: not a function, an array (a sequence), an object it takes for a
+ * function (by its own marker properties), or a thenable (JSONata awaits every step's value).
+ */
+function isPlainValue(value: unknown): boolean {
+  if (typeof value === 'function') return false;
+  if (value === null || typeof value !== 'object') return true;
+  const fields = value as Record<string, unknown>;
+  return !Array.isArray(value) && fields['_jsonata_function'] !== true && fields['_jsonata_lambda'] !== true && typeof fields['then'] !== 'function';
 }
 
 /**
@@ -81,7 +96,7 @@ function pathOf(names: readonly string[]): FastEvaluator {
       else if (name in current) return UNDECIDED;
       else return undefined;
     }
-    return Array.isArray(current) || typeof current === 'function' ? UNDECIDED : current;
+    return isPlainValue(current) ? current : UNDECIDED;
   };
 }
 

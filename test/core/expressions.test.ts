@@ -77,8 +77,19 @@ describe('expressions: the fast path decides plain cases as JSONata does', () =>
     expect(await byEdaflow(source, SCOPE)).toEqual(await byJsonata(source, SCOPE));
   });
 
-  it('has no fast path for functions, variables, predicates, or `[]`', () => {
-    for (const source of ['$sum(data.items)', '$x', 'data.items[0]', 'data.items[]', 'data.{ "a": 1 }', 'data.text & "x"', '$']) {
+  it.each([
+    ['x', { _jsonata_function: true, x: 1 }, 'an object JSONata takes for a function'],
+    ['a.b', { a: { _jsonata_lambda: true, b: 1 } }, 'an object JSONata takes for a lambda'],
+    ['x = 1', { _jsonata_function: true, x: 1 }, 'the same, under an operator'],
+    ['a', { a: { then: (resolve: (value: number) => void) => resolve(42) } }, 'a thenable, which JSONata awaits'],
+    ['a.b', { a: { then: (resolve: (value: unknown) => void) => resolve({ b: 2 }), b: 1 } }, 'a thenable on the way'],
+  ])('%s over %j is left to JSONata (%s)', async (source, scope) => {
+    expect(fastValue(source, scope)).toBe(UNDECIDED);
+    expect(await byEdaflow(source, scope)).toEqual(await byJsonata(source, scope));
+  });
+
+  it('has no fast path for functions, variables, predicates, `[]`, or a group on a negation', () => {
+    for (const source of ['$sum(data.items)', '$x', 'data.items[0]', 'data.items[]', 'data.{ "a": 1 }', 'data.text & "x"', '$', '-a{"k": 1}', '1 + -a{"k": 1}']) {
       expect(compileFastPath(jsonata(source).ast()), source).toBeUndefined();
     }
   });
