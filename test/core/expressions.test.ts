@@ -77,7 +77,7 @@ describe('expressions: the fast path decides plain cases as JSONata does', () =>
     expect(await byEdaflow(source, SCOPE)).toEqual(await byJsonata(source, SCOPE));
   });
 
-  it.each([
+  it.each<[string, unknown, string]>([
     ['x', { _jsonata_function: true, x: 1 }, 'an object JSONata takes for a function'],
     ['a.b', { a: { _jsonata_lambda: true, b: 1 } }, 'an object JSONata takes for a lambda'],
     ['x = 1', { _jsonata_function: true, x: 1 }, 'the same, under an operator'],
