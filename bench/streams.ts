@@ -15,7 +15,6 @@
  */
 import kafkajs from 'kafkajs';
 import { loadDefinitions, memoryFileSystem, type Definitions } from '../dist/runtime/definitions/index.js';
-import { installRecordCodec } from '../dist/runtime/brokers/kafka/record-codec.js';
 import { createEnvelope, type Envelope } from '../dist/runtime/envelope/index.js';
 import { MemoryDedupStore } from '../dist/runtime/idempotency/dedup.js';
 import { startMessaging } from '../dist/runtime/messaging/index.js';
@@ -24,6 +23,7 @@ import { createOutbox, startOutboxRelay } from '../dist/runtime/outbox/index.js'
 import { openDatabase } from '../dist/runtime/store/database.js';
 import { createProcessor, startStreams, streamModels } from '../dist/runtime/streams/index.js';
 import { ensureServers } from '../test/servers/servers.mjs';
+import { codecForBothSides } from './brokers/kafka.js';
 import { machine, writeResult } from './results.js';
 
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 40_000);
@@ -186,8 +186,7 @@ async function bufferedMemory(): Promise<{ records: number; heapMB: number; byte
 }
 
 // One Kafka client library for both sides, whichever runs first: kafkajs with edaflow's record codec.
-const codec = installRecordCodec();
-if (!codec.installed) throw new Error(`the streams bench needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
+codecForBothSides('the streams bench');
 await ensureServers(['kafka', 'postgres']);
 const cases: Record<string, { edaflow: number; raw: number; ratio: number; records: number; cpuMicrosPerRecord: { edaflow: number; raw: number; edaflowCore: number } }> = {};
 for (const kind of CASES) {

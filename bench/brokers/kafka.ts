@@ -12,8 +12,13 @@ import { HEADER_PREFIX } from '../../dist/runtime/brokers/kafka/client.js';
 import { installRecordCodec } from '../../dist/runtime/brokers/kafka/record-codec.js';
 import { Acks, type Timing, chunks, rawMessages, type Workload } from './common.js';
 
-const codec = installRecordCodec();
-if (!codec.installed) throw new Error(`the Kafka bench needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
+/** Installs edaflow's record codec before any kafkajs request, so both sides of a benchmark use it; fails the benchmark when it cannot. */
+export function codecForBothSides(bench: string): void {
+  const codec = installRecordCodec();
+  if (!codec.installed) throw new Error(`${bench} needs edaflow's record codec in kafkajs for both sides: ${codec.reason}`);
+}
+
+codecForBothSides('the Kafka bench');
 
 export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];
 export const PARTITIONS = 6;

@@ -1,4 +1,4 @@
-import { context, createContextKey, INVALID_SPAN_CONTEXT, isSpanContextValid, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, createContextKey, INVALID_SPAN_CONTEXT, isSpanContextValid, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type SpanContext } from '@opentelemetry/api';
 
 /**
  * Tracing over @opentelemetry/api: a no-op until the application registers an SDK (a tracer provider,
@@ -70,19 +70,25 @@ export function tracingActive(): boolean {
   return context.with(PROBE_CONTEXT, probeIsActive);
 }
 
+/** A span to make: built only when tracing is active (see `inSpan`). */
 export interface SpanOptions {
+  readonly name: string;
   readonly kind?: SpanKind;
   readonly attributes?: Attributes;
+  readonly links?: Link[];
   /** The parent; default: the active context. */
   readonly parent?: Context;
 }
 
-/** Runs `work` in a new active span, ended when it settles; a thrown error marks the span failed and is rethrown. */
-export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in a new active span, ended when it settles; a thrown error marks the span failed and is
+ * rethrown. `span` is called only when tracingActive(): otherwise `work` runs alone and nothing of the
+ * span (its name, attributes, links, parent context) is built.
+ */
+export function inSpan<T>(span: () => SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
   if (!tracingActive()) return untraced(work);
-  const tracer = trace.getTracer('edaflow');
-  const parent = options.parent ?? context.active();
-  return tracer.startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) }, parent, (span) => endSpan(span, work));
+  const { name, kind = SpanKind.INTERNAL, attributes, links, parent = context.active() } = span();
+  return trace.getTracer('edaflow').startActiveSpan(name, { kind, ...(attributes ? { attributes } : {}), ...(links ? { links } : {}) }, parent, (made) => endSpan(made, work));
 }
 
 function untraced<T>(work: (span: Span) => Promise<T>): Promise<T> {
@@ -118,7 +124,7 @@ function messageAttributes(message: TracedMessage, destination: string): Attribu
 
 /** `publish <destination>` (PRODUCER), child of the active span, else of the message's trace (the outbox relay). */
 export function publishSpan<T>(message: TracedMessage, destination: string, work: () => Promise<T>): Promise<T> {
-  return inSpan(`publish ${destination}`, { kind: SpanKind.PRODUCER, attributes: messageAttributes(message, destination), parent: activeOr(message.traceparent) }, work);
+  return inSpan(() => ({ name: `publish ${destination}`, kind: SpanKind.PRODUCER, attributes: messageAttributes(message, destination), parent: activeOr(message.traceparent) }), work);
 }
 
 /**
@@ -127,19 +133,20 @@ export function publishSpan<T>(message: TracedMessage, destination: string, work
  */
 export function publishBatchSpan<T>(messages: readonly TracedMessage[], destination: string, work: () => Promise<T>): Promise<T> {
   if (messages.length === 1) return publishSpan(messages[0]!, destination, work);
-  if (!tracingActive()) return untraced(work);
-  const links = messages.flatMap((message) => {
-    const spanContext = parseTraceparent(message.traceparent);
-    return spanContext ? [{ context: spanContext }] : [];
-  });
-  return trace.getTracer('edaflow').startActiveSpan(`publish ${destination}`, { kind: SpanKind.PRODUCER, links, attributes: { 'messaging.system': 'edaflow', 'messaging.destination.name': destination, 'messaging.batch.message_count': messages.length } }, (span) =>
-    endSpan(span, work),
-  );
+  return inSpan(() => ({
+    name: `publish ${destination}`,
+    kind: SpanKind.PRODUCER,
+    links: messages.flatMap((message) => {
+      const spanContext = parseTraceparent(message.traceparent);
+      return spanContext ? [{ context: spanContext }] : [];
+    }),
+    attributes: { 'messaging.system': 'edaflow', 'messaging.destination.name': destination, 'messaging.batch.message_count': messages.length },
+  }), work);
 }
 
 /** `handle <type>`: a command handled in this process, without a broker (a child of the sender's span). */
 export function inProcessSpan<T>(message: TracedMessage, work: () => Promise<T>): Promise<T> {
-  return inSpan(`handle ${message.type}`, { attributes: { 'messaging.message.id': message.id, 'cloudevents.event_type': message.type }, parent: activeOr(message.traceparent) }, work);
+  return inSpan(() => ({ name: `handle ${message.type}`, attributes: { 'messaging.message.id': message.id, 'cloudevents.event_type': message.type }, parent: activeOr(message.traceparent) }), work);
 }
 
 /**
@@ -151,25 +158,26 @@ export function traced<Message extends TracedMessage, Rest extends unknown[], Re
   destination: string,
   handle: (message: Message, ...rest: Rest) => Promise<Result>,
 ): (message: Message, ...rest: Rest) => Promise<Result> {
+  const handlerSpan = (): SpanOptions => ({ name: `handler ${name}`, attributes: { 'edaflow.consumer': name } });
   return (message, ...rest) =>
-    !tracingActive() ? handle(message, ...rest) : inSpan(`consume ${destination}`, { kind: SpanKind.CONSUMER, attributes: { ...messageAttributes(message, destination), 'edaflow.consumer': name }, parent: messageContext(message.traceparent) }, () =>
-      inSpan(`handler ${name}`, { attributes: { 'edaflow.consumer': name } }, () => handle(message, ...rest)),
+    inSpan(() => ({ name: `consume ${destination}`, kind: SpanKind.CONSUMER, attributes: { ...messageAttributes(message, destination), 'edaflow.consumer': name }, parent: messageContext(message.traceparent) }), () =>
+      inSpan(handlerSpan, () => handle(message, ...rest)),
     );
 }
 
 /** `append <stream>`, child of the active span, else of the first event's trace. */
 export function appendSpan<T>(streamId: string, events: readonly TracedMessage[], work: () => Promise<T>): Promise<T> {
-  return inSpan(`append ${streamId}`, { attributes: { 'edaflow.stream': streamId, 'edaflow.events': events.length }, parent: activeOr(events[0]?.traceparent) }, work);
+  return inSpan(() => ({ name: `append ${streamId}`, attributes: { 'edaflow.stream': streamId, 'edaflow.events': events.length }, parent: activeOr(events[0]?.traceparent) }), work);
 }
 
 /** `saga <name> <from>→<to>`, child of the active span, else of the causing message's trace (a timer has none). */
 export function sagaTransitionSpan<T>(saga: string, from: string | undefined, to: string, cause: { readonly traceparent?: string } | undefined, work: () => Promise<T>): Promise<T> {
-  return inSpan(`saga ${saga} ${from ?? '(start)'}→${to}`, { attributes: { 'edaflow.saga': saga, 'edaflow.saga.from': from ?? '', 'edaflow.saga.to': to }, parent: activeOr(cause?.traceparent) }, work);
+  return inSpan(() => ({ name: `saga ${saga} ${from ?? '(start)'}→${to}`, attributes: { 'edaflow.saga': saga, 'edaflow.saga.from': from ?? '', 'edaflow.saga.to': to }, parent: activeOr(cause?.traceparent) }), work);
 }
 
 /** `<METHOD> <route>` (SERVER) continuing the caller's `traceparent` header. */
 export function serverSpan<T>(method: string, route: string, traceparent: string | undefined, work: () => Promise<T>): Promise<T> {
-  return inSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'http.route': route }, parent: messageContext(traceparent) }, work);
+  return inSpan(() => ({ name: `${method} ${route}`, kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'http.route': route }, parent: messageContext(traceparent) }), work);
 }
 
 /** Adds attributes to the active span, if any (e.g. the HTTP status once a request is answered). */
