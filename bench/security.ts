@@ -13,7 +13,7 @@
  *   BENCH_WARMUP (500 messages per mode, once, unmeasured)  BENCH_BROKERS (postgres,rabbitmq,kafka)  BENCH_MODES (off,aes+hmac,aes+ed25519)
  *   A run of some brokers or modes is printed, not written.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,8 +194,59 @@ async function openLane(benchCase: Case, adapter: BrokerAdapter, mode: Mode, nam
 }
 
 
+/**
+ * The cryptography alone, per message, with nothing of edaflow around it: what a message of this bench
+ * needs at the least. AES-256-GCM encrypts its data (the attributes as additional data) and decrypts it;
+ * HMAC-SHA256 signs and verifies attributes + body; Ed25519 signs and verifies once per batch (synchronously,
+ * the cheapest way) and hashes each message's leaf on both sides. Best of 3 passes over `messages`.
+ * off ÷ (off + this) bounds the CPU-bound ratio: what it would be if sealing cost nothing else and
+ * messages did not grow.
+ */
+function cryptoAloneMicros(mode: Exclude<Mode, 'off'>, messages = 5_000): number {
+  const aesKey = createSecretKey(randomBytes(32));
+  const hmacKey = createSecretKey(randomBytes(32));
+  const attributes = Buffer.from('x'.repeat(190)); // about the canonical attributes' size
+  const bodies = Array.from({ length: messages }, (_, n) => Buffer.from(JSON.stringify(payload(n))));
+  // Nonces drawn in bulk, as the seal does (runtime/security/seal.ts).
+  const nonces = randomBytes(12 * messages);
+  const passes: number[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    const started = process.cpuUsage();
+    for (let n = 0; n < messages; n++) {
+      const sealed = encrypt(aesKey, nonces.subarray(12 * n, 12 * n + 12), attributes, bodies[n]!);
+      if (mode === 'aes+hmac') {
+        const signature = createHmac('sha256', hmacKey).update(attributes).update(sealed.data).digest();
+        if (!timingSafeEqual(signature, createHmac('sha256', hmacKey).update(attributes).update(sealed.data).digest())) throw new Error('HMAC mismatch');
+      } else {
+        const leaf = createHash('sha256').update(attributes).update(sealed.data).digest();
+        createHash('sha256').update(leaf).digest();
+        if (n % BATCH === 0 && !verify(null, leaf, pair.publicKey, sign(null, leaf, pair.privateKey))) throw new Error('Ed25519 mismatch');
+      }
+      decrypt(aesKey, attributes, sealed);
+    }
+    const used = process.cpuUsage(started);
+    passes.push((used.user + used.system) / messages);
+  }
+  return Math.min(...passes);
+}
+
+function encrypt(key: KeyObject, iv: Buffer, attributes: Buffer, plain: Buffer): { iv: Buffer; data: Buffer; tag: Buffer } {
+  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(attributes);
+  const data = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return { iv, data, tag: cipher.getAuthTag() };
+}
+
+function decrypt(key: KeyObject, attributes: Buffer, sealed: { iv: Buffer; data: Buffer; tag: Buffer }): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.iv).setAAD(attributes).setAuthTag(sealed.tag);
+  return Buffer.concat([decipher.update(sealed.data), decipher.final()]);
+}
+
 type Row =
-  | { broker: string; mode: Exclude<Mode, 'off'>; off: number; on: number; ratio: number; cpuMicrosPerMessage: { off: number; on: number }; rounds: { off: number[]; on: number[]; ratio: number[] } }
+  | {
+    broker: string; mode: Exclude<Mode, 'off'>; off: number; on: number; ratio: number; cpuMicrosPerMessage: { off: number; on: number };
+    /** The cryptography alone (cryptoAloneMicros), and off ÷ (off + it): the ratio if nothing else of sealing cost anything. */
+    cryptoMicrosPerMessage: number; bound: number;
+    rounds: { off: number[]; on: number[]; ratio: number[] } }
   | { broker: string; failed: string };
 
 const only = process.env['BENCH_BROKERS']?.split(',').map((name) => name.trim());
@@ -203,6 +254,9 @@ const selected = CASES.filter((benchCase) => !only || only.includes(benchCase.br
 const servers = [...new Set(selected.flatMap((c) => c.servers))];
 process.stderr.write(`checking servers: ${servers.join(', ') || '(none: embedded database)'}\n`);
 await ensureServers(servers, { log: (line: string) => process.stderr.write(`  ${line}\n`) });
+const SEALING = (['aes+hmac', 'aes+ed25519'] as const).filter((mode) => MODES.includes(mode));
+process.stderr.write('measuring the cryptography alone\n');
+const cryptoAlone = Object.fromEntries(SEALING.map((mode) => [mode, cryptoAloneMicros(mode)])) as Record<Exclude<Mode, 'off'>, number>;
 
 const results: Record<string, Row> = {};
 for (const [index, benchCase] of selected.entries()) {
@@ -233,11 +287,13 @@ for (const [index, benchCase] of selected.entries()) {
       }
       process.stderr.write('\n');
     }
-    for (const mode of (['aes+hmac', 'aes+ed25519'] as const).filter((m) => MODES.includes(m) && MODES.includes('off'))) {
+    for (const mode of SEALING.filter(() => MODES.includes('off'))) {
       const ratios = rates[mode].map((on, round) => on / rates.off[round]!);
+      const cpuOff = median(cpu.off);
       results[`${benchCase.broker} ${mode}`] = {
         broker: benchCase.broker, mode, off: Math.round(median(rates.off)), on: Math.round(median(rates[mode])), ratio: Number(median(ratios).toFixed(3)),
-        cpuMicrosPerMessage: { off: Math.round(median(cpu.off)), on: Math.round(median(cpu[mode])) },
+        cpuMicrosPerMessage: { off: Math.round(cpuOff), on: Math.round(median(cpu[mode])) },
+        cryptoMicrosPerMessage: Number(cryptoAlone[mode].toFixed(1)), bound: Number((cpuOff / (cpuOff + cryptoAlone[mode])).toFixed(3)),
         rounds: { off: rates.off.map(Math.round), on: rates[mode].map(Math.round), ratio: ratios.map((ratio) => Number(ratio.toFixed(3))) },
       };
     }
@@ -253,13 +309,14 @@ for (const [index, benchCase] of selected.entries()) {
   }
 }
 
-const header = ['case', 'messages/round', 'off msg/s', 'on msg/s', 'ratio', `≥ ${TARGET}×`, 'CPU µs/msg off', 'on'];
+const header = ['case', 'messages/round', 'off msg/s', 'on msg/s', 'ratio', `≥ ${TARGET}×`, 'CPU µs/msg off', 'on', 'crypto alone', 'bound'];
 const rows = Object.entries(results).map(([name, row]) =>
-  'failed' in row ? [name, '', '', '', '', `FAILED: ${row.failed}`] : [name, String(MESSAGES), String(row.off), String(row.on), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.cpuMicrosPerMessage.off), String(row.cpuMicrosPerMessage.on)],
+  'failed' in row ? [name, '', '', '', '', `FAILED: ${row.failed}`] : [name, String(MESSAGES), String(row.off), String(row.on), row.ratio.toFixed(2), row.ratio >= TARGET ? 'yes' : 'NO', String(row.cpuMicrosPerMessage.off), String(row.cpuMicrosPerMessage.on), row.cryptoMicrosPerMessage.toFixed(1), row.bound.toFixed(2)],
 );
 console.log(`publish (route: validate + seal) → consume (pipeline: limit, decode, verify, replay check, decrypt, validate) → ack`);
 console.log(`batches of ${BATCH}, prefetch ${PREFETCH}, concurrency ${CONCURRENCY}; ${ROUNDS} rounds of ${MESSAGES} messages per mode, modes taking turns; msg/s: median per mode; ratio: median over rounds of on / off (target ≥ ${TARGET}×)`);
 console.log('CPU µs/msg: user + system time of this process (publisher and consumer; the embedded database too, not a server broker) per message: steadier than msg/s on a shared machine.');
+console.log('crypto alone: CPU µs/msg of the cipher and signature calls a message needs, nothing else; bound: CPU off ÷ (off + that), the ratio if the rest of sealing cost nothing.');
 console.log(formatTable(header, rows, /^FAILED/));
 
 writeResult('security', {
