@@ -13,6 +13,7 @@
  *   BENCH_PREFETCH (50)  BENCH_CONCURRENCY (10)  BENCH_RUNS (3)  BENCH_WARMUP (a full run's messages, once per side, unmeasured:
  *   the JVM servers, Kafka and ElasticMQ, run twice as fast once their JIT has compiled the hot paths)
  *   BENCH_BROKERS (all: postgres,rabbitmq,nats,sqs,kafka)  BENCH_SIDES (edaflow,raw,raw-ce); a run of some only is printed, not written
+ *   BENCH_KAFKA_MIN_BYTES (1: fetch.min.bytes of both sides' Kafka consumers; a run with another is printed, not written)
  */
 import type { BrokerAdapter, DestinationRef, GroupSpec, Topology } from '../dist/runtime/brokers/adapter.js';
 import { createBroker } from '../dist/runtime/brokers/index.js';
@@ -141,7 +142,7 @@ const CASES: Case[] = [
     load: async () => {
       const { KafkaBroker } = await import('../dist/runtime/brokers/kafka.js');
       const timings = kafkaRaw.GROUP_TIMINGS;
-      const options = { sessionTimeoutMs: timings.sessionTimeout, heartbeatIntervalMs: timings.heartbeatInterval, rebalanceTimeoutMs: timings.rebalanceTimeout, maxWaitTimeMs: timings.maxWaitTimeInMs };
+      const options = { sessionTimeoutMs: timings.sessionTimeout, heartbeatIntervalMs: timings.heartbeatInterval, rebalanceTimeoutMs: timings.rebalanceTimeout, maxWaitTimeMs: timings.maxWaitTimeInMs, minBytes: kafkaRaw.MIN_BYTES };
       return {
         raw: kafkaRaw.raw,
         edaflow: {
@@ -324,10 +325,11 @@ console.log('edaflow: CloudEvents envelopes in binary mode + the consumer pipeli
 console.log('raw: the client library with JSON.parse of each body; raw, same message: the same, sending the CloudEvents headers edaflow sends.');
 console.log('same message ÷ raw: what the headers alone cost the client and the broker; the most the ratio can be through the same client calls.');
 console.log('SQS runs fewer messages (ElasticMQ is slower).');
+if (kafkaRaw.MIN_BYTES !== 1) console.log(`Kafka consumers on both sides fetch with minBytes ${kafkaRaw.MIN_BYTES} (fetch.min.bytes).`);
 console.log('msg/s: first publish to last ack; publishing alone: first publish to last publish confirmed (consumer running meanwhile).');
 console.log(formatTable(header, rows, /^(unavailable|FAILED)/));
 
 writeResult('brokers', {
   messages: MESSAGES, sqsMessages: SQS_MESSAGES, batch: BATCH, prefetch: PREFETCH, concurrency: CONCURRENCY, runs: RUNS, target: TARGET, cases: results,
-}, !only && SIDES.length === ALL_SIDES.length);
+}, !only && SIDES.length === ALL_SIDES.length && kafkaRaw.MIN_BYTES === 1);
 if (Object.values(results).some((row) => 'failed' in row)) process.exitCode = 1;

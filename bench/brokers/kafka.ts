@@ -24,6 +24,8 @@ export const KAFKA_BROKERS = [process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092'];
 export const PARTITIONS = 6;
 /** The conformance suite's short group timings (joins in milliseconds on one local broker), for both sides. */
 export const GROUP_TIMINGS = { sessionTimeout: 6_000, heartbeatInterval: 200, rebalanceTimeout: 10_000, maxWaitTimeInMs: 100 };
+/** fetch.min.bytes of both sides' consumers: BENCH_KAFKA_MIN_BYTES (1, Kafka's and kafkajs's default). */
+export const MIN_BYTES = Number(process.env['BENCH_KAFKA_MIN_BYTES'] ?? 1);
 
 export function kafkaClient(clientId: string): kafkajs.Kafka {
   return new kafkajs.Kafka({ clientId, brokers: KAFKA_BROKERS, logLevel: kafkajs.logLevel.NOTHING });
@@ -35,7 +37,7 @@ export async function raw(workload: Workload): Promise<Timing> {
   const admin = kafka.admin();
   await admin.connect();
   const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-  const consumer = kafka.consumer({ groupId: `${topic}.raw`, allowAutoTopicCreation: false, ...GROUP_TIMINGS });
+  const consumer = kafka.consumer({ groupId: `${topic}.raw`, allowAutoTopicCreation: false, ...GROUP_TIMINGS, minBytes: MIN_BYTES });
   try {
     await createTopic(admin, topic);
     await producer.connect();

@@ -44,6 +44,7 @@ export class KafkaSubscription implements Subscription {
       heartbeatInterval: options.heartbeatIntervalMs,
       rebalanceTimeout: options.rebalanceTimeoutMs,
       maxWaitTimeInMs: options.maxWaitTimeMs,
+      minBytes: options.minBytes,
       allowAutoTopicCreation: false,
       retry: { restartOnFailure: async () => true },
     });
