@@ -1,4 +1,5 @@
 import kafkajs, { type Admin, type Message, type Producer } from 'kafkajs';
+import { parseDuration } from '../definitions/index.js';
 import { encodeBinary } from '../envelope/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { BrokerAdapter, DeadLetterOperations, Delivery, DestinationRef, GroupSpec, OutgoingMessage, SubscribeRequest, Subscription, Topology } from './adapter.js';
@@ -96,4 +97,10 @@ export class KafkaBroker implements BrokerAdapter {
   }
 }
 
-export const createAdapter: BrokerModule<'kafka'>['createAdapter'] = (name, config, dependencies) => new KafkaBroker(name, config, dependencies.logger);
+export const createAdapter: BrokerModule<'kafka'>['createAdapter'] = (name, config, dependencies) => new KafkaBroker(name, config, dependencies.logger, fetchOptions(config));
+
+/** The broker's `fetch` settings as adapter options (unset ones keep the defaults). */
+export function fetchOptions(config: KafkaBrokerConfig): KafkaAdapterOptions {
+  const { minBytes, maxWait } = config.fetch ?? {};
+  return { ...(minBytes !== undefined ? { minBytes } : {}), ...(maxWait !== undefined ? { maxWaitTimeMs: parseDuration(maxWait) } : {}) };
+}

@@ -28,7 +28,7 @@ export interface RetryPolicy {
 }
 
 export type BrokerConfig =
-  | { readonly type: 'kafka'; readonly brokers: readonly string[]; readonly clientId?: string; readonly ssl?: unknown; readonly sasl?: { mechanism: string; username: string; password: string } }
+  | { readonly type: 'kafka'; readonly brokers: readonly string[]; readonly clientId?: string; readonly ssl?: unknown; readonly sasl?: { mechanism: string; username: string; password: string }; readonly fetch?: { readonly minBytes?: number; readonly maxWait?: string | number } }
   | { readonly type: 'rabbitmq'; readonly url: string; readonly exchange?: string; readonly tls?: unknown }
   | { readonly type: 'nats'; readonly servers: readonly string[]; readonly user?: string; readonly pass?: string; readonly token?: string; readonly tls?: unknown }
   | { readonly type: 'sqs'; readonly region: string; readonly endpoint?: string; readonly accessKeyId?: string; readonly secretAccessKey?: string }

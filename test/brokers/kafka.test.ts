@@ -2,6 +2,7 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DestinationRef } from '../../runtime/brokers/adapter.js';
 import { topicGroupDeadLetter } from '../../runtime/brokers/dead-letter.js';
+import { createBroker } from '../../runtime/brokers/index.js';
 import { KafkaBroker } from '../../runtime/brokers/kafka.js';
 import { isEdaflowError } from '../../runtime/errors/index.js';
 import { createLogger } from '../../runtime/observability/logger.js';
@@ -155,6 +156,26 @@ describe('kafka adapter', () => {
   it('refuses to publish to a topic that was never provisioned instead of auto-creating it', async () => {
     const error = await adapter.publish({ kind: 'topic', name: uniqueName('never') }, [ping(1)]).then(() => undefined, (failure: unknown) => failure);
     expect(isEdaflowError(error, 'EDA_UNKNOWN_DESTINATION'), String(error)).toBe(true);
+  }, 60_000);
+
+  it('holds a fetch as the broker\'s `fetch` declares: under minBytes, a message waits for maxWait', async () => {
+    const held = await createBroker('kafka', { type: 'kafka', brokers: KAFKA_BROKERS, clientId: 'edaflow-kafka-test-fetch', fetch: { minBytes: 1_000_000, maxWait: '1500ms' } }, { logger });
+    await held.connect();
+    try {
+      const destination = await topic(1);
+      const consumer = await consume(held, destination, 'held');
+      await adapter.publish(destination, [ping(1)]);
+      await eventually(() => consumer.received.length === 1, 15_000, () => 'the first message was not delivered');
+      // The member fetched again as soon as it had handled the first message; with less than minBytes
+      // there, the broker answers that fetch only when maxWait is over (with minBytes 1: at once).
+      const sent = Date.now();
+      await adapter.publish(destination, [ping(2)]);
+      await eventually(() => consumer.received.length === 2, 15_000, () => 'the second message was not delivered');
+      expect(consumer.received[1]!.at - sent).toBeGreaterThanOrEqual(1_000);
+      await consumer.subscription.stop();
+    } finally {
+      await held.close();
+    }
   }, 60_000);
 
   it('names an unsupported SASL mechanism before connecting', () => {

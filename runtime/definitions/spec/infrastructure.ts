@@ -29,6 +29,10 @@ const brokerShapes: Record<string, JsonSchema> = {
       username: string('User name.'),
       password: string('Password; use ${ENV}.'),
     }, { required: ['mechanism', 'username', 'password'] }),
+    fetch: object('How consumers fetch: latency against CPU per message under load.', {
+      minBytes: integer('Kafka\'s fetch.min.bytes: the broker holds a fetch until this many bytes are there or `maxWait` has passed. Default 1: answer as soon as anything is. More fetches in bulk under load, for less CPU per message, and makes a quiet topic\'s messages wait up to `maxWait`.', 1, [65536]),
+      maxWait: describe(ref('duration'), 'Kafka\'s fetch.max.wait.ms: how long the broker holds a fetch with less than `minBytes`; also how soon an idle consumer notices a rebalance or a stop. Default 1s.', ['100ms']),
+    }),
   }, { required: ['type', 'brokers'] }),
   rabbitmq: object('RabbitMQ over AMQP 0-9-1.', {
     type: typeConst('rabbitmq'),
