@@ -100,7 +100,7 @@ export class KafkaBroker implements BrokerAdapter {
 export const createAdapter: BrokerModule<'kafka'>['createAdapter'] = (name, config, dependencies) => new KafkaBroker(name, config, dependencies.logger, fetchOptions(config));
 
 /** The broker's `fetch` settings as adapter options (unset ones keep the defaults). */
-export function fetchOptions(config: KafkaBrokerConfig): KafkaAdapterOptions {
+function fetchOptions(config: KafkaBrokerConfig): KafkaAdapterOptions {
   const { minBytes, maxWait } = config.fetch ?? {};
   return { ...(minBytes !== undefined ? { minBytes } : {}), ...(maxWait !== undefined ? { maxWaitTimeMs: parseDuration(maxWait) } : {}) };
 }
